@@ -1,0 +1,33 @@
+/* cli: the `frugal` command. Each subcommand lives in its own cmd_<name>.c and is
+ * listed in main.c. Subcommands print results to stdout, and errors as one line
+ * "frugal: <problem>" on stderr with a non-zero exit (cli_fail). */
+#ifndef FG_CLI_H
+#define FG_CLI_H
+
+#include "frugal.h"
+
+#include <stdio.h>
+
+typedef struct cli_command {
+    const char *name;
+    int (*run)(int argc, char **argv);   /* argv[0] is the subcommand name */
+    const char *summary;
+} cli_command;
+
+int cmd_inspect(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+
+/* Prints "frugal: <message>" (one line) to stderr; returns the exit code 1. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The same with fg_last_error() appended after ": " when it is not empty. */
+int cli_fail_status(fg_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Option parsing helpers: strict integer/size parsing with a clear error. */
+bool cli_parse_int(const char *s, long long lo, long long hi, long long *out);
+/* Sizes like 7.4G, 512M, 1024k, 123 (bytes). */
+bool cli_parse_size(const char *s, uint64_t *out);
+/* Human-readable byte count, e.g. "1.23 GiB". */
+const char *cli_bytes(uint64_t n, char *buf, size_t size);
+
+#endif

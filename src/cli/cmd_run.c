@@ -1,0 +1,210 @@
+/* frugal run MODEL --ids 1,2,3 -n N [--top-logits K [--json]]: evaluates a prompt of
+ * token ids and generates greedily. With --top-logits, prints for every prompt position
+ * the top-K (id, logit) pairs of the next-token distribution and its logsumexp (the
+ * shape of the golden files' `reference` entries). */
+#include "cli/cli.h"
+#include "mem/mem.h"
+#include "model/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOGIT_CHUNK 16 /* prompt positions evaluated per step when all logits are wanted */
+
+typedef struct run_opts {
+    const char *model;
+    int32_t *ids;
+    int64_t n_ids;
+    long long n_gen, top_k, n_ctx, threads, batch;
+    bool json;
+} run_opts;
+
+static void usage(void)
+{
+    printf("usage: frugal run MODEL --ids ID,ID,... [-n N] [options]\n"
+           "  --ids LIST        prompt token ids, comma-separated\n"
+           "  -n N              tokens to generate greedily (default 16)\n"
+           "  --top-logits K    print the top-K logits and logsumexp at every prompt position\n"
+           "  --json            machine-readable output\n"
+           "  --ctx N           context size (default min(trained, 4096))\n"
+           "  --batch N         prefill chunk (default 256)\n"
+           "  --threads N       threads (default: physical cores)\n");
+}
+
+static bool parse_ids(const char *s, run_opts *o)
+{
+    size_t n = 1;
+    for (const char *p = s; *p; p++) n += *p == ',';
+    o->ids = calloc(n, sizeof *o->ids);
+    if (!o->ids) return false;
+    o->n_ids = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > INT32_MAX || (*end && *end != ',')) return false;
+        o->ids[o->n_ids++] = (int32_t)v;
+        p = *end ? end + 1 : end;
+        if (*end == ',' && !*p) return false;
+    }
+    return o->n_ids > 0;
+}
+
+/* The top-k entries (highest first) and logsumexp of one row of logits. */
+static void row_summary(const float *row, int64_t n, int k, int32_t *ids, float *vals, double *lse)
+{
+    int have = 0;
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++) {
+        float v = row[i];
+        if (v > mx) mx = v;
+        if (have < k || v > vals[have - 1]) {
+            int j = have < k ? have++ : k - 1;
+            while (j > 0 && vals[j - 1] < v) {
+                vals[j] = vals[j - 1];
+                ids[j] = ids[j - 1];
+                j--;
+            }
+            vals[j] = v;
+            ids[j] = (int32_t)i;
+        }
+    }
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += exp((double)row[i] - mx);
+    *lse = mx + log(sum);
+}
+
+static int32_t argmax(const float *row, int64_t n)
+{
+    int32_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (row[i] > row[best]) best = (int32_t)i;
+    return best;
+}
+
+int cmd_run(int argc, char **argv)
+{
+    run_opts o = {.n_gen = 16, .top_k = 0, .n_ctx = 0, .threads = 0, .batch = 256};
+    int rc = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage();
+            return 0;
+        }
+#define NEED_VALUE() do { if (!v) { cli_fail("run: %s needs a value", a); goto out; } i++; } while (0)
+        if (!strcmp(a, "--ids")) {
+            NEED_VALUE();
+            if (!parse_ids(v, &o)) {
+                cli_fail("run: --ids wants comma-separated non-negative integers, got '%s'", v);
+                goto out;
+            }
+        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
+            NEED_VALUE();
+            if (!cli_parse_int(v, 0, 1 << 24, &o.n_gen)) { cli_fail("run: -n wants a count, got '%s'", v); goto out; }
+        } else if (!strcmp(a, "--top-logits")) {
+            NEED_VALUE();
+            if (!cli_parse_int(v, 1, 1000, &o.top_k)) { cli_fail("run: --top-logits wants 1..1000, got '%s'", v); goto out; }
+        } else if (!strcmp(a, "--ctx")) {
+            NEED_VALUE();
+            if (!cli_parse_int(v, 1, 1 << 24, &o.n_ctx)) { cli_fail("run: --ctx wants a positive count, got '%s'", v); goto out; }
+        } else if (!strcmp(a, "--batch")) {
+            NEED_VALUE();
+            if (!cli_parse_int(v, 1, 1 << 16, &o.batch)) { cli_fail("run: --batch wants 1..65536, got '%s'", v); goto out; }
+        } else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
+            NEED_VALUE();
+            if (!cli_parse_int(v, 1, 1024, &o.threads)) { cli_fail("run: --threads wants 1..1024, got '%s'", v); goto out; }
+        } else if (!strcmp(a, "--json")) {
+            o.json = true;
+        } else if (a[0] == '-' && a[1]) {
+            cli_fail("run: unknown option '%s'", a);
+            goto out;
+        } else if (!o.model) {
+            o.model = a;
+        } else {
+            cli_fail("run: unexpected argument '%s'", a);
+            goto out;
+        }
+#undef NEED_VALUE
+    }
+    if (!o.model) { cli_fail("run: no model given (usage: frugal run MODEL --ids 1,2,3)"); goto out; }
+    if (!o.ids) { cli_fail("run: no prompt given (--ids)"); goto out; }
+
+    fg_model_params mp = fg_model_default_params();
+    mp.n_threads = (int)o.threads;
+    fg_model *m = NULL;
+    fg_session *s = NULL;
+    float *logits = NULL;
+    fg_status st = fg_model_load(o.model, &mp, &m);
+    if (st) { cli_fail_status(st, "cannot load %s", o.model); goto out; }
+    const fg_hparams *hp = fg_model_hparams(m);
+    fg_session_params sp = fg_session_default_params();
+    sp.n_ctx = o.n_ctx;
+    sp.n_batch = (int)o.batch;
+    if ((st = fg_session_create(m, &sp, &s))) { cli_fail_status(st, "cannot create a session"); goto done; }
+    if (o.n_ids + o.n_gen > fg_session_n_ctx(s)) {
+        cli_fail("run: %lld prompt + %lld generated tokens do not fit the context of %lld (use --ctx)",
+                 (long long)o.n_ids, o.n_gen, (long long)fg_session_n_ctx(s));
+        goto done;
+    }
+    int64_t rows = o.top_k ? LOGIT_CHUNK : 1;
+    logits = fg_malloc(FG_MEM_SCRATCH, (size_t)(rows * hp->n_vocab) * sizeof(float));
+    if (!logits) { cli_fail("run: out of memory for logits"); goto done; }
+
+    if (o.json) printf("{\"model\":\"%s\",\"ids\":[", o.model);
+    if (o.json)
+        for (int64_t i = 0; i < o.n_ids; i++) printf("%s%d", i ? "," : "", o.ids[i]);
+    if (o.json) printf("]");
+    if (o.top_k) {
+        int k = (int)o.top_k;
+        int32_t tid[1000];
+        float tval[1000];
+        if (o.json) printf(",\"reference\":[");
+        for (int64_t off = 0; off < o.n_ids; off += LOGIT_CHUNK) {
+            int64_t n = o.n_ids - off < LOGIT_CHUNK ? o.n_ids - off : LOGIT_CHUNK;
+            if ((st = fg_session_eval(s, o.ids + off, n, FG_LOGITS_ALL, logits))) { cli_fail_status(st, "evaluation failed"); goto done; }
+            for (int64_t r = 0; r < n; r++) {
+                double lse;
+                row_summary(logits + r * hp->n_vocab, hp->n_vocab, k, tid, tval, &lse);
+                if (o.json) {
+                    printf("%s{\"logsumexp\":%.6f,\"top\":[", off + r ? "," : "", lse);
+                    for (int j = 0; j < k; j++) printf("%s[%d,%.6f]", j ? "," : "", tid[j], tval[j]);
+                    printf("]}");
+                } else {
+                    printf("pos %lld  logsumexp %.6f  top:", (long long)(off + r), lse);
+                    for (int j = 0; j < k; j++) printf(" %d:%.4f", tid[j], tval[j]);
+                    printf("\n");
+                }
+            }
+        }
+        if (o.json) printf("]");
+        /* the next token's logits are those of the prompt's last position */
+        memmove(logits, logits + ((o.n_ids - 1) % LOGIT_CHUNK) * hp->n_vocab, (size_t)hp->n_vocab * sizeof(float));
+    } else if ((st = fg_session_eval(s, o.ids, o.n_ids, FG_LOGITS_LAST, logits))) {
+        cli_fail_status(st, "evaluation failed");
+        goto done;
+    }
+    if (o.json) printf(",\"greedy\":[");
+    else if (o.n_gen) printf("greedy:");
+    for (long long i = 0; i < o.n_gen; i++) {
+        int32_t next = argmax(logits, hp->n_vocab);
+        printf(o.json ? "%s%d" : "%s%d", o.json && i ? "," : (o.json ? "" : " "), next);
+        fflush(stdout);
+        if (i + 1 < o.n_gen && (st = fg_session_eval(s, &next, 1, FG_LOGITS_LAST, logits))) {
+            printf("\n");
+            cli_fail_status(st, "generation stopped");
+            goto done;
+        }
+    }
+    printf(o.json ? "]}\n" : "\n");
+    rc = 0;
+done:
+    fg_free(logits);
+    fg_session_free(s);
+    fg_model_free(m);
+out:
+    free(o.ids);
+    return rc;
+}

@@ -1,0 +1,95 @@
+/* core: dtypes and block formats, weight-matrix views, matmul kernels with runtime
+ * dispatch, the thread pool, float16/bfloat16 conversion, errors and logging. */
+#ifndef FG_CORE_H
+#define FG_CORE_H
+
+#include "core/status.h"
+
+/* ---- dtypes ---------------------------------------------------------------------
+ * Weight types a tensor may have. Quantized types store blocks of `block_elems`
+ * elements in `block_bytes` bytes; a row of n elements (n a multiple of block_elems)
+ * takes n / block_elems * block_bytes bytes. Layouts are documented in quant.c. */
+typedef enum fg_dtype {
+    FG_DT_F32 = 0,
+    FG_DT_F16,
+    FG_DT_BF16,
+    FG_DT_Q8_0,
+    FG_DT_Q4_0,
+    FG_DT_Q4_K,
+    FG_DT_Q5_K,
+    FG_DT_Q6_K,
+    FG_DT_COUNT,
+    FG_DT_INVALID = -1,
+} fg_dtype;
+
+typedef struct fg_dtype_info {
+    const char *name;      /* "f32", "q4_k", ... */
+    int block_elems;       /* 1 for float types */
+    int block_bytes;       /* bytes per block */
+    uint32_t gguf_type;    /* the ggml type id used in GGUF tensor infos */
+} fg_dtype_info;
+
+const fg_dtype_info *fg_dtype_get(fg_dtype dt);          /* NULL when out of range */
+const char *fg_dtype_name(fg_dtype dt);                  /* "?" when out of range */
+fg_dtype fg_dtype_from_gguf(uint32_t gguf_type);         /* FG_DT_INVALID if unknown */
+fg_dtype fg_dtype_from_name(const char *name);           /* case-insensitive; FG_DT_INVALID */
+/* Bytes of a row of n elements; 0 if n is not a multiple of the block size. */
+size_t fg_row_bytes(fg_dtype dt, int64_t n);
+
+/* ---- scalar conversions ---------------------------------------------------------- */
+float fg_f16_to_f32(uint16_t h);
+uint16_t fg_f32_to_f16(float f);     /* round to nearest even, IEEE half */
+float fg_bf16_to_f32(uint16_t h);
+uint16_t fg_f32_to_bf16(float f);    /* round to nearest even; NaN stays NaN */
+
+/* Row conversion to/from float32 for every dtype. n must be a multiple of the block size.
+ * fg_quantize_row is the reference quantizer (used by `frugal quantize` and on-load
+ * conversion); for Q8_0 it is exactly d = max|x|/127, q = round(x/d). */
+void fg_dequant_row(fg_dtype dt, const void *src, float *dst, int64_t n);
+void fg_quantize_row(fg_dtype dt, const float *src, void *dst, int64_t n);
+
+/* ---- weight matrix view -----------------------------------------------------------
+ * A [rows x cols] matrix stored row-major in `dtype`: row r starts at
+ * data + r * row_stride (row_stride >= fg_row_bytes(dtype, cols)). Usually a view into a
+ * read-only file mapping. */
+typedef struct fg_mat {
+    fg_dtype dtype;
+    int64_t rows, cols;
+    size_t row_stride;
+    const void *data;
+} fg_mat;
+
+/* ---- thread pool ------------------------------------------------------------------
+ * fg_pool_run runs fn(arg, ith, nth) on every thread (the caller is thread 0) and
+ * returns when all have finished. Workers spin briefly then sleep between jobs. */
+typedef struct fg_pool fg_pool;
+typedef void (*fg_task_fn)(void *arg, int ith, int nth);
+fg_status fg_pool_create(int n_threads, fg_pool **out);
+void fg_pool_free(fg_pool *pool);
+int fg_pool_size(const fg_pool *pool);
+void fg_pool_run(fg_pool *pool, fg_task_fn fn, void *arg);
+/* Physical cores of this machine (falls back to online CPUs). */
+int fg_physical_cores(void);
+
+/* ---- kernels ----------------------------------------------------------------------
+ * Y = X · Wᵀ: X is [n x w->cols] float32 (row i at x + i*w->cols), Y is [n x w->rows]
+ * float32 (row i at y + i*w->rows). Rows of W are split over the pool's threads.
+ * `work` is scratch of at least fg_matmul_work_size(w->dtype, w->cols, n) bytes (used
+ * to hold X converted/quantized for the weight type); it may be NULL when that is 0. */
+size_t fg_matmul_work_size(fg_dtype dt, int64_t cols, int n);
+void fg_matmul(const fg_mat *w, const float *x, int n, float *y, fg_pool *pool, void *work);
+
+/* Instruction-set paths. The best one present is chosen at first use; FG_ISA=scalar|
+ * avx2|avx512|neon in the environment, or fg_isa_force(), forces one (tests use this to
+ * check every path). fg_isa_force returns FG_ERR_UNSUPPORTED if the CPU lacks it. */
+typedef enum fg_isa { FG_ISA_SCALAR = 0, FG_ISA_AVX2, FG_ISA_AVX512, FG_ISA_NEON, FG_ISA_COUNT } fg_isa;
+fg_isa fg_isa_active(void);
+const char *fg_isa_name(fg_isa isa);
+bool fg_isa_supported(fg_isa isa);
+fg_status fg_isa_force(fg_isa isa);
+
+/* ---- small float helpers used by the model (scalar reference; may be vectorised) --- */
+void fg_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
+void fg_softmax_inplace(float *x, int n);
+
+#endif

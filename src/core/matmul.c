@@ -1,0 +1,270 @@
+/* fg_matmul: Y = X · Wᵀ with runtime choice of the instruction-set path, and the scalar
+ * reference kernel.
+ *
+ * Work split: the weight rows are cut into one contiguous range per pool thread (a
+ * multiple of the path's row_align), so each weight byte is read by exactly one thread
+ * and nothing is shared in the inner loops. For quantized weights the SIMD paths first
+ * quantize X into `work` (one pass, tokens split over the threads), then compute.
+ *
+ * The scalar path is the reference: it dequantizes each weight block to float32 and
+ * takes the dot product with the float32 activations (8 float partial sums per block,
+ * blocks summed in double), so its only error is float32 rounding. */
+#include "core/matmul-impl.h"
+#include "core/quant-impl.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(FG_ARCH_ARM64) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
+
+/* ---- scalar kernel ------------------------------------------------------------------ */
+
+#define SCALAR_TOK 4   /* tokens per pass over a weight row */
+
+static float dot_f32(const float *a, const float *b, int n)
+{
+    float p[8] = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) p[k] += a[i + k] * b[i + k];
+    for (; i < n; i++) p[0] += a[i] * b[i];
+    return ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+}
+
+static void scalar_rows(const fg_mm_task *t, int64_t r0, int64_t r1)
+{
+    const fg_mat *w = t->w;
+    const int64_t cols = w->cols;
+    const fg_dtype_info *info = fg_dtype_get(w->dtype);
+    /* chunk: one quant block, or 256 elements of a float row */
+    const int chunk = info->block_elems > 1 ? info->block_elems : 256;
+    const size_t chunk_bytes = info->block_elems > 1 ? (size_t)info->block_bytes
+                                                     : (size_t)256 * info->block_bytes;
+    float buf[256];
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_stride;
+        for (int t0 = 0; t0 < t->n; t0 += SCALAR_TOK) {
+            int nt = t->n - t0 < SCALAR_TOK ? t->n - t0 : SCALAR_TOK;
+            double acc[SCALAR_TOK] = {0};
+            for (int64_t c = 0; c < cols; c += chunk) {
+                int len = cols - c < chunk ? (int)(cols - c) : chunk;
+                const float *wv;
+                if (w->dtype == FG_DT_F32) {
+                    wv = (const float *)row + c;
+                } else {
+                    fg_dequant_row(w->dtype, row + (size_t)(c / chunk) * chunk_bytes, buf, len);
+                    wv = buf;
+                }
+                for (int k = 0; k < nt; k++)
+                    acc[k] += dot_f32(wv, t->x + (size_t)(t0 + k) * cols + c, len);
+            }
+            for (int k = 0; k < nt; k++) t->y[(size_t)(t0 + k) * w->rows + r] = (float)acc[k];
+        }
+    }
+}
+
+const fg_mm_kernels fg_mm_scalar = {
+    .rows = {
+        [FG_DT_F32] = scalar_rows, [FG_DT_F16] = scalar_rows, [FG_DT_BF16] = scalar_rows,
+        [FG_DT_Q8_0] = scalar_rows, [FG_DT_Q4_0] = scalar_rows, [FG_DT_Q4_K] = scalar_rows,
+        [FG_DT_Q5_K] = scalar_rows, [FG_DT_Q6_K] = scalar_rows,
+    },
+    .prep_bytes = NULL,
+    .prep = NULL,
+    .row_align = 1,
+};
+
+/* ---- dispatch ----------------------------------------------------------------------- */
+
+static const char *const isa_names[FG_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon"};
+
+const char *fg_isa_name(fg_isa isa)
+{
+    if ((int)isa < 0 || isa >= FG_ISA_COUNT) return "?";
+    return isa_names[isa];
+}
+
+bool fg_isa_supported(fg_isa isa)
+{
+    switch (isa) {
+    case FG_ISA_SCALAR:
+        return true;
+#if defined(FG_ARCH_X86)
+    case FG_ISA_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("f16c");
+    case FG_ISA_AVX512:
+        __builtin_cpu_init();
+        return fg_isa_supported(FG_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni") &&
+               __builtin_cpu_supports("avx512bf16");
+#endif
+#if defined(FG_ARCH_ARM64)
+    case FG_ISA_NEON: {
+#if defined(__linux__)
+        unsigned long hw = getauxval(AT_HWCAP);
+        /* HWCAP_ASIMD (bit 1), HWCAP_FPHP (bit 9), HWCAP_ASIMDHP (bit 10), HWCAP_ASIMDDP (bit 20) */
+        return (hw & (1ul << 1)) && (hw & (1ul << 9)) && (hw & (1ul << 10)) && (hw & (1ul << 20));
+#else
+        return false;
+#endif
+    }
+#endif
+    default:
+        return false;
+    }
+}
+
+static const fg_mm_kernels *isa_kernels(fg_isa isa)
+{
+    switch (isa) {
+#if defined(FG_ARCH_X86)
+    case FG_ISA_AVX2: return &fg_mm_avx2;
+    case FG_ISA_AVX512: return &fg_mm_avx512;
+#endif
+#if defined(FG_ARCH_ARM64)
+    case FG_ISA_NEON: return &fg_mm_neon;
+#endif
+    default: return &fg_mm_scalar;
+    }
+}
+
+static _Atomic int active_isa = -1;
+
+static fg_isa best_isa(void)
+{
+    const char *env = getenv("FG_ISA");
+    if (env && *env) {
+        for (int i = 0; i < FG_ISA_COUNT; i++)
+            if (strcmp(env, isa_names[i]) == 0 && fg_isa_supported((fg_isa)i)) return (fg_isa)i;
+        /* an unknown or unsupported FG_ISA falls through to the automatic choice */
+    }
+    for (int i = FG_ISA_COUNT - 1; i > 0; i--)
+        if (fg_isa_supported((fg_isa)i)) return (fg_isa)i;
+    return FG_ISA_SCALAR;
+}
+
+fg_isa fg_isa_active(void)
+{
+    int a = atomic_load_explicit(&active_isa, memory_order_acquire);
+    if (a < 0) {
+        int expected = -1;
+        a = (int)best_isa();
+        if (!atomic_compare_exchange_strong(&active_isa, &expected, a)) a = expected;
+    }
+    return (fg_isa)a;
+}
+
+fg_status fg_isa_force(fg_isa isa)
+{
+    if ((int)isa < 0 || isa >= FG_ISA_COUNT)
+        return fg_error(FG_ERR_ARG, "unknown instruction-set path %d", (int)isa);
+    if (!fg_isa_supported(isa))
+        return fg_error(FG_ERR_UNSUPPORTED, "this CPU (or build) has no %s path", isa_names[isa]);
+    atomic_store_explicit(&active_isa, (int)isa, memory_order_release);
+    return FG_OK;
+}
+
+/* ---- fg_matmul ---------------------------------------------------------------------- */
+
+static size_t prep_stride(const fg_mm_kernels *k, fg_dtype dt, int64_t cols)
+{
+    if (!k->rows[dt] || !k->prep_bytes) return 0;
+    return fg_mm_round_up(k->prep_bytes(dt, cols), FG_MM_ALIGN);
+}
+
+size_t fg_matmul_work_size(fg_dtype dt, int64_t cols, int n)
+{
+    if (!fg_dtype_get(dt) || cols <= 0 || n <= 0) return 0;
+    if (fg_row_bytes(dt, cols) == 0) return 0;
+    /* the largest any supported path needs, so fg_isa_force may change the path later */
+    size_t best = 0;
+    for (int i = 0; i < FG_ISA_COUNT; i++) {
+        if (!fg_isa_supported((fg_isa)i)) continue;
+        size_t s = prep_stride(isa_kernels((fg_isa)i), dt, cols);
+        if (s > best) best = s;
+    }
+    return best ? best * (size_t)n + FG_MM_ALIGN : 0; /* + slack to align `work` */
+}
+
+typedef struct {
+    fg_mm_task task;
+    const fg_mm_kernels *k;
+    fg_mm_rows_fn fn;
+    int64_t chunk;       /* rows per thread */
+} mm_job;
+
+static void prep_job(void *arg, int ith, int nth)
+{
+    const mm_job *j = arg;
+    const fg_mm_task *t = &j->task;
+    for (int i = ith; i < t->n; i += nth)
+        j->k->prep(t->w->dtype, t->x + (size_t)i * t->w->cols, t->w->cols,
+                   (uint8_t *)t->xq + (size_t)i * t->xq_stride);
+}
+
+static void rows_job(void *arg, int ith, int nth)
+{
+    const mm_job *j = arg;
+    int64_t r0 = (int64_t)ith * j->chunk;
+    int64_t r1 = r0 + j->chunk;
+    if (r1 > j->task.w->rows) r1 = j->task.w->rows;
+    if (r0 < r1) j->fn(&j->task, r0, r1);
+}
+
+static void run(fg_pool *pool, fg_task_fn fn, void *arg)
+{
+    if (pool && fg_pool_size(pool) > 1)
+        fg_pool_run(pool, fn, arg);
+    else
+        fn(arg, 0, 1);
+}
+
+void fg_matmul(const fg_mat *w, const float *x, int n, float *y, fg_pool *pool, void *work)
+{
+    if (n <= 0 || w->rows <= 0) return;
+    if (!fg_dtype_get(w->dtype) || w->cols <= 0 || fg_row_bytes(w->dtype, w->cols) == 0 ||
+        w->row_stride < fg_row_bytes(w->dtype, w->cols)) {
+        /* a caller bug (shapes are validated when weights are bound): make it visible */
+        for (size_t i = 0; i < (size_t)n * (size_t)w->rows; i++) y[i] = NAN;
+        return;
+    }
+    mm_job j = {.task = {.w = w, .x = x, .n = n, .y = y}};
+    j.k = isa_kernels(fg_isa_active());
+    j.fn = j.k->rows[w->dtype];
+    if (!j.fn) {
+        j.k = &fg_mm_scalar;
+        j.fn = scalar_rows;
+    }
+    j.task.xq_stride = prep_stride(j.k, w->dtype, w->cols);
+    if (j.task.xq_stride) {
+        if (!work) { /* the caller must pass fg_matmul_work_size bytes: use the exact path */
+            j.k = &fg_mm_scalar;
+            j.fn = scalar_rows;
+            j.task.xq_stride = 0;
+        } else {
+            j.task.xq = (const uint8_t *)fg_mm_round_up((size_t)(uintptr_t)work, FG_MM_ALIGN);
+        }
+    }
+    int nth = pool ? fg_pool_size(pool) : 1;
+    if (nth < 1) nth = 1;
+    if (j.task.xq) {
+        if (n >= 4 * nth && nth > 1)
+            run(pool, prep_job, &j);
+        else
+            prep_job(&j, 0, 1);
+    }
+    int align = j.k->row_align > 0 ? j.k->row_align : 1;
+    int64_t chunk = (w->rows + nth - 1) / nth;
+    chunk = (chunk + align - 1) / align * align;
+    j.chunk = chunk;
+    if (nth > 1 && chunk < w->rows)
+        run(pool, rows_job, &j);
+    else
+        j.fn(&j.task, 0, w->rows);
+}

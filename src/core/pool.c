@@ -1,0 +1,167 @@
+/* Thread pool: N-1 workers plus the calling thread. A job is published by bumping a
+ * generation counter; workers spin on it for a short while (jobs in the token loop
+ * come back-to-back, every few hundred microseconds), then sleep on a condition
+ * variable. Completion is a countdown the caller spins on. No allocation per job. */
+#include "core/core.h"
+#include "mem/mem.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SPIN_ITERS 200000
+
+typedef struct worker {
+    struct fg_pool *pool;
+    int ith;
+    pthread_t thread;
+} worker;
+
+struct fg_pool {
+    int n;
+    worker *workers;               /* n - 1 of them */
+    fg_task_fn fn;
+    void *arg;
+    _Atomic unsigned generation;   /* bumped for each job */
+    _Atomic int pending;           /* workers still running the current job */
+    _Atomic int stop;
+    _Atomic int sleepers;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static void *worker_main(void *p)
+{
+    worker *w = p;
+    fg_pool *pool = w->pool;
+    unsigned seen = 0;
+    for (;;) {
+        unsigned g;
+        int spins = 0;
+        while ((g = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
+               !atomic_load_explicit(&pool->stop, memory_order_acquire)) {
+            if (++spins < SPIN_ITERS) {
+                cpu_relax();
+                continue;
+            }
+            pthread_mutex_lock(&pool->mu);
+            atomic_fetch_add(&pool->sleepers, 1);
+            while (atomic_load(&pool->generation) == seen && !atomic_load(&pool->stop))
+                pthread_cond_wait(&pool->cv, &pool->mu);
+            atomic_fetch_sub(&pool->sleepers, 1);
+            pthread_mutex_unlock(&pool->mu);
+        }
+        if (atomic_load_explicit(&pool->stop, memory_order_acquire)) break;
+        seen = g;
+        pool->fn(pool->arg, w->ith, pool->n);
+        atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel);
+    }
+    return NULL;
+}
+
+fg_status fg_pool_create(int n_threads, fg_pool **out)
+{
+    *out = NULL;
+    if (n_threads < 1 || n_threads > 1024) return fg_error(FG_ERR_ARG, "thread count %d out of range 1..1024", n_threads);
+    fg_pool *pool = fg_calloc(FG_MEM_RUNTIME, 1, sizeof *pool);
+    if (!pool) return fg_error(FG_ERR_NOMEM, "cannot allocate the thread pool");
+    pool->n = n_threads;
+    pthread_mutex_init(&pool->mu, NULL);
+    pthread_cond_init(&pool->cv, NULL);
+    if (n_threads > 1) {
+        pool->workers = fg_calloc(FG_MEM_RUNTIME, (size_t)n_threads - 1, sizeof(worker));
+        if (!pool->workers) {
+            fg_pool_free(pool);
+            return fg_error(FG_ERR_NOMEM, "cannot allocate the thread pool");
+        }
+        for (int i = 0; i < n_threads - 1; i++) {
+            worker *w = &pool->workers[i];
+            w->pool = pool;
+            w->ith = i + 1;
+            if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+                pool->n = i + 1; /* only the started ones are joined */
+                fg_pool_free(pool);
+                return fg_error(FG_ERR_NOMEM, "cannot start worker thread %d", i + 1);
+            }
+        }
+    }
+    *out = pool;
+    return FG_OK;
+}
+
+void fg_pool_free(fg_pool *pool)
+{
+    if (!pool) return;
+    atomic_store(&pool->stop, 1);
+    pthread_mutex_lock(&pool->mu);
+    pthread_cond_broadcast(&pool->cv);
+    pthread_mutex_unlock(&pool->mu);
+    if (pool->workers)
+        for (int i = 0; i < pool->n - 1; i++) pthread_join(pool->workers[i].thread, NULL);
+    pthread_mutex_destroy(&pool->mu);
+    pthread_cond_destroy(&pool->cv);
+    fg_free(pool->workers);
+    fg_free(pool);
+}
+
+int fg_pool_size(const fg_pool *pool) { return pool ? pool->n : 1; }
+
+void fg_pool_run(fg_pool *pool, fg_task_fn fn, void *arg)
+{
+    if (!pool || pool->n == 1) {
+        fn(arg, 0, 1);
+        return;
+    }
+    pool->fn = fn;
+    pool->arg = arg;
+    atomic_store_explicit(&pool->pending, pool->n - 1, memory_order_release);
+    atomic_fetch_add_explicit(&pool->generation, 1, memory_order_acq_rel);
+    if (atomic_load(&pool->sleepers) > 0) {
+        pthread_mutex_lock(&pool->mu);
+        pthread_cond_broadcast(&pool->cv);
+        pthread_mutex_unlock(&pool->mu);
+    }
+    fn(arg, 0, pool->n);
+    while (atomic_load_explicit(&pool->pending, memory_order_acquire) > 0) cpu_relax();
+}
+
+int fg_physical_cores(void)
+{
+    /* Count distinct (physical id, core id) pairs in /proc/cpuinfo. */
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    int online = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (online < 1) online = 1;
+    if (!f) return online;
+    char line[256];
+    int phys = -1, seen_pairs = 0;
+    int pairs[1024][2];
+    while (fgets(line, sizeof line, f)) {
+        int v;
+        if (sscanf(line, "physical id : %d", &v) == 1) phys = v;
+        else if (sscanf(line, "core id : %d", &v) == 1) {
+            int dup = 0;
+            for (int i = 0; i < seen_pairs; i++)
+                if (pairs[i][0] == phys && pairs[i][1] == v) dup = 1;
+            if (!dup && seen_pairs < 1024) {
+                pairs[seen_pairs][0] = phys;
+                pairs[seen_pairs][1] = v;
+                seen_pairs++;
+            }
+        }
+    }
+    fclose(f);
+    if (seen_pairs < 1 || seen_pairs > online) return online;
+    return seen_pairs;
+}

@@ -1,0 +1,179 @@
+/* The tagged, counting allocator. Each block carries a 16-byte header holding its size
+ * and tag, so fg_free needs nothing but the pointer. Counters are relaxed atomics: a
+ * handful of allocations happen at load, none in the token loop, so contention is nil. */
+#include "mem/mem.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+typedef struct {
+    size_t size;
+    uint32_t tag;
+    uint32_t magic;
+} block_header;
+_Static_assert(sizeof(block_header) == 16, "header keeps 16-byte alignment");
+#define BLOCK_MAGIC 0xf7a6a1u
+
+static _Atomic int64_t cur[FG_MEM_TAG_COUNT];
+static _Atomic int64_t peak[FG_MEM_TAG_COUNT];
+static _Atomic int64_t total_cur, total_peak;
+static _Atomic int64_t n_allocs;
+static _Atomic int64_t fail_at; /* 0: never; else the n_allocs value that fails */
+
+static const char *const tag_names[FG_MEM_TAG_COUNT] = {
+    "weights-mapped", "weights-owned", "kv", "scratch", "tokenizer", "runtime",
+};
+
+const char *fg_mem_tag_name(fg_mem_tag tag)
+{
+    return (unsigned)tag < FG_MEM_TAG_COUNT ? tag_names[tag] : "?";
+}
+
+static void raise_peak(_Atomic int64_t *pk, int64_t v)
+{
+    int64_t old = atomic_load_explicit(pk, memory_order_relaxed);
+    while (v > old && !atomic_compare_exchange_weak_explicit(pk, &old, v, memory_order_relaxed,
+                                                             memory_order_relaxed)) {
+    }
+}
+
+void fg_mem_account(fg_mem_tag tag, int64_t delta)
+{
+    if ((unsigned)tag >= FG_MEM_TAG_COUNT) return;
+    int64_t c = atomic_fetch_add_explicit(&cur[tag], delta, memory_order_relaxed) + delta;
+    int64_t t = atomic_fetch_add_explicit(&total_cur, delta, memory_order_relaxed) + delta;
+    if (delta > 0) {
+        raise_peak(&peak[tag], c);
+        raise_peak(&total_peak, t);
+    }
+}
+
+static bool injected_failure(void)
+{
+    int64_t n = atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed) + 1;
+    int64_t f = atomic_load_explicit(&fail_at, memory_order_relaxed);
+    return f > 0 && n >= f;
+}
+
+void fg_mem_fail_after(int64_t n)
+{
+    atomic_store(&fail_at, n > 0 ? atomic_load(&n_allocs) + n : 0);
+}
+
+void *fg_malloc(fg_mem_tag tag, size_t size)
+{
+    if ((unsigned)tag >= FG_MEM_TAG_COUNT || size > SIZE_MAX - sizeof(block_header)) return NULL;
+    if (injected_failure()) return NULL;
+    block_header *h = malloc(sizeof *h + size);
+    if (!h) return NULL;
+    h->size = size;
+    h->tag = tag;
+    h->magic = BLOCK_MAGIC;
+    fg_mem_account(tag, (int64_t)size);
+    return h + 1;
+}
+
+void *fg_calloc(fg_mem_tag tag, size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size) return NULL;
+    void *p = fg_malloc(tag, n * size);
+    if (p) memset(p, 0, n * size);
+    return p;
+}
+
+void *fg_realloc(void *p, size_t size)
+{
+    if (!p) return fg_malloc(FG_MEM_RUNTIME, size);
+    block_header *h = (block_header *)p - 1;
+    if (size > SIZE_MAX - sizeof(block_header)) return NULL;
+    if (injected_failure()) return NULL;
+    size_t old = h->size;
+    fg_mem_tag tag = (fg_mem_tag)h->tag;
+    block_header *nh = realloc(h, sizeof *nh + size);
+    if (!nh) return NULL;
+    nh->size = size;
+    fg_mem_account(tag, (int64_t)size - (int64_t)old);
+    return nh + 1;
+}
+
+char *fg_strndup(fg_mem_tag tag, const char *s, size_t n)
+{
+    char *d = fg_malloc(tag, n + 1);
+    if (!d) return NULL;
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+char *fg_strdup(fg_mem_tag tag, const char *s) { return fg_strndup(tag, s, strlen(s)); }
+
+void fg_free(void *p)
+{
+    if (!p) return;
+    block_header *h = (block_header *)p - 1;
+    fg_mem_account((fg_mem_tag)h->tag, -(int64_t)h->size);
+    h->magic = 0;
+    free(h);
+}
+
+void fg_mem_get_stats(fg_mem_stats *out)
+{
+    for (int i = 0; i < FG_MEM_TAG_COUNT; i++) {
+        out->current[i] = atomic_load_explicit(&cur[i], memory_order_relaxed);
+        out->peak[i] = atomic_load_explicit(&peak[i], memory_order_relaxed);
+    }
+    out->total_current = atomic_load(&total_cur);
+    out->total_peak = atomic_load(&total_peak);
+    out->n_allocs = atomic_load(&n_allocs);
+}
+
+static size_t page_size(void)
+{
+    static size_t ps;
+    if (!ps) ps = (size_t)sysconf(_SC_PAGESIZE);
+    return ps;
+}
+
+fg_status fg_region_reserve(fg_region *r, fg_mem_tag tag, size_t bytes)
+{
+    memset(r, 0, sizeof *r);
+    r->tag = tag;
+    if (bytes == 0) return FG_OK;
+    size_t ps = page_size();
+    bytes = (bytes + ps - 1) / ps * ps;
+    if (injected_failure()) return fg_error(FG_ERR_NOMEM, "cannot reserve %zu bytes for %s", bytes, fg_mem_tag_name(tag));
+    /* PROT_NONE + MAP_NORESERVE: address space only; nothing is resident or charged. */
+    void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return fg_error(FG_ERR_NOMEM, "cannot reserve %zu bytes of address space for %s", bytes, fg_mem_tag_name(tag));
+    r->base = p;
+    r->reserved = bytes;
+    return FG_OK;
+}
+
+fg_status fg_region_commit(fg_region *r, size_t bytes)
+{
+    if (bytes <= r->committed) return FG_OK;
+    if (bytes > r->reserved)
+        return fg_error(FG_ERR_NOMEM, "%s region: %zu bytes requested, %zu reserved", fg_mem_tag_name(r->tag), bytes, r->reserved);
+    size_t ps = page_size();
+    size_t want = (bytes + ps - 1) / ps * ps;
+    if (want > r->reserved) want = r->reserved;
+    if (mprotect(r->base + r->committed, want - r->committed, PROT_READ | PROT_WRITE) != 0)
+        return fg_error(FG_ERR_NOMEM, "cannot commit %zu bytes for %s", want - r->committed, fg_mem_tag_name(r->tag));
+    fg_mem_account(r->tag, (int64_t)(want - r->committed));
+    r->committed = want;
+    return FG_OK;
+}
+
+void fg_region_release(fg_region *r)
+{
+    if (r->base) {
+        munmap(r->base, r->reserved);
+        fg_mem_account(r->tag, -(int64_t)r->committed);
+    }
+    memset(r, 0, sizeof *r);
+}

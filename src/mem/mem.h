@@ -1,0 +1,58 @@
+/* mem: the accounting allocator. Every allocation of the library is tagged with what it
+ * is for; current and peak bytes are kept per tag (thread-safe, relaxed atomics). The
+ * allocator is swappable and can be made to fail the Nth allocation (tests). */
+#ifndef FG_MEM_H
+#define FG_MEM_H
+
+#include "core/status.h"
+
+typedef enum fg_mem_tag {
+    FG_MEM_WEIGHTS_MAPPED = 0, /* file mappings of weights (counted by residency, see probes) */
+    FG_MEM_WEIGHTS_OWNED,      /* weights converted or repacked into owned memory */
+    FG_MEM_KV,                 /* KV cache (committed pages) */
+    FG_MEM_SCRATCH,            /* activations, logits, matmul work buffers */
+    FG_MEM_TOKENIZER,          /* vocabulary, merges, hash tables */
+    FG_MEM_RUNTIME,            /* everything else: handles, metadata tables, pools */
+    FG_MEM_TAG_COUNT
+} fg_mem_tag;
+
+const char *fg_mem_tag_name(fg_mem_tag tag);
+
+/* malloc-like; NULL on failure (or on an injected failure). fg_free(NULL) is a no-op.
+ * fg_realloc keeps the tag given at allocation. */
+void *fg_malloc(fg_mem_tag tag, size_t size);
+void *fg_calloc(fg_mem_tag tag, size_t n, size_t size);
+void *fg_realloc(void *p, size_t size);
+char *fg_strdup(fg_mem_tag tag, const char *s);
+char *fg_strndup(fg_mem_tag tag, const char *s, size_t n);
+void fg_free(void *p);
+
+/* Large page-granular regions (mmap): address space reserved up front, pages committed
+ * (and counted) as they are first used: fg_region_commit(r, bytes) guarantees the first
+ * `bytes` are usable. Used for the KV cache and the scratch arena. */
+typedef struct fg_region {
+    uint8_t *base;
+    size_t reserved;
+    size_t committed;
+    fg_mem_tag tag;
+} fg_region;
+fg_status fg_region_reserve(fg_region *r, fg_mem_tag tag, size_t bytes);
+fg_status fg_region_commit(fg_region *r, size_t bytes);
+void fg_region_release(fg_region *r);
+
+/* Counters: bytes currently held and the high-water mark, per tag. */
+typedef struct fg_mem_stats {
+    int64_t current[FG_MEM_TAG_COUNT];
+    int64_t peak[FG_MEM_TAG_COUNT];
+    int64_t total_current, total_peak;
+    int64_t n_allocs;          /* allocations made so far (for fault-injection walks) */
+} fg_mem_stats;
+void fg_mem_get_stats(fg_mem_stats *out);
+/* Adjusts a tag's counter by hand (mapped weights counted by residency). */
+void fg_mem_account(fg_mem_tag tag, int64_t delta);
+
+/* Fault injection: the Nth allocation from now (1-based) and every later one fail,
+ * until reset with 0. */
+void fg_mem_fail_after(int64_t n);
+
+#endif

@@ -1,0 +1,201 @@
+/* The forward pass of the decoder (Hugging Face semantics), for a chunk of B tokens:
+ *
+ *   x = embed[id]
+ *   per layer:  h = rmsnorm(x) * attn_norm
+ *               q, k, v = h·Wqᵀ (+bq), h·Wkᵀ (+bk), h·Wvᵀ (+bv)
+ *               qwen3: q, k = per-head rmsnorm(q) * q_norm, rmsnorm(k) * k_norm
+ *               q, k = rope(q, k, position)   (half-split pairs, or adjacent pairs in
+ *                                              llama GGUF files whose rows are permuted)
+ *               append k, v to the cache; att = causal softmax(q·kᵀ/√hd)·v per head,
+ *               each kv head shared by n_head/n_head_kv query heads (GQA)
+ *               x += att·Woᵀ
+ *               h = rmsnorm(x) * ffn_norm;  x += (silu(h·Wgᵀ) ⊙ h·Wuᵀ)·Wdᵀ
+ *   logits = (rmsnorm(x) * output_norm)·Woutᵀ   only for the rows asked for
+ *
+ * All activations are float32; matmuls go through core's dispatch (fg_matmul). */
+#include "model/model-impl.h"
+
+#include <math.h>
+#include <string.h>
+
+static void add_bias(float *y, const float *b, int64_t B, int64_t n)
+{
+    for (int64_t t = 0; t < B; t++)
+        for (int64_t i = 0; i < n; i++) y[t * n + i] += b[i];
+}
+
+static void head_norm(float *v, const float *w, int64_t rows, int64_t hd, float eps)
+{
+    for (int64_t r = 0; r < rows; r++) fg_rmsnorm(v + r * hd, v + r * hd, w, (int)hd, eps);
+}
+
+/* cos/sin for each (token, pair) of the chunk, computed in double once per chunk. */
+static void rope_table(fg_session *s, int64_t pos0, int64_t B)
+{
+    const fg_model *m = s->model;
+    int64_t half = m->hp.head_dim / 2;
+    for (int64_t t = 0; t < B; t++)
+        for (int64_t i = 0; i < half; i++) {
+            double a = (double)(pos0 + t) * m->rope_inv_freq[i];
+            s->rope_cs[(t * half + i) * 2] = (float)cos(a);
+            s->rope_cs[(t * half + i) * 2 + 1] = (float)sin(a);
+        }
+}
+
+static void rope_apply(const fg_session *s, float *v, int64_t B, int64_t n_heads)
+{
+    const fg_hparams *hp = &s->model->hp;
+    int64_t hd = hp->head_dim, half = hd / 2;
+    /* half-split: pair (i, i+half); interleaved: pair (2i, 2i+1) */
+    int64_t stride = hp->rope_interleaved ? 2 : 1, off = hp->rope_interleaved ? 1 : half;
+    for (int64_t t = 0; t < B; t++) {
+        const float *cs = s->rope_cs + t * half * 2;
+        for (int64_t h = 0; h < n_heads; h++) {
+            float *x = v + (t * n_heads + h) * hd;
+            for (int64_t i = 0; i < half; i++) {
+                float c = cs[2 * i], sn = cs[2 * i + 1];
+                float *a = x + i * stride, *b = a + off;
+                float x0 = *a, x1 = *b;
+                *a = x0 * c - x1 * sn;
+                *b = x0 * sn + x1 * c;
+            }
+        }
+    }
+}
+
+typedef struct attn_job {
+    fg_session *s;
+    int64_t layer, pos0, B;
+} attn_job;
+
+/* One task per (token, head), split evenly over the threads. */
+static void attn_task(void *arg, int ith, int nth)
+{
+    attn_job *j = arg;
+    fg_session *s = j->s;
+    const fg_hparams *hp = &s->model->hp;
+    int64_t hd = hp->head_dim, nh = hp->n_head, nkv = hp->n_head_kv, group = nh / nkv;
+    int64_t kvw = nkv * hd;
+    const float *K = (const float *)s->k_cache[j->layer].base;
+    const float *V = (const float *)s->v_cache[j->layer].base;
+    float *sc = s->scores + (int64_t)ith * s->n_ctx;
+    float scale = 1.0f / sqrtf((float)hd);
+    int64_t total = j->B * nh;
+    int64_t lo = total * ith / nth, hi = total * (ith + 1) / nth;
+    for (int64_t task = lo; task < hi; task++) {
+        int64_t t = task / nh, h = task % nh, kh = h / group;
+        int64_t n_keys = j->pos0 + t + 1;
+        const float *q = s->q + (t * nh + h) * hd;
+        float mx = -INFINITY;
+        for (int64_t p = 0; p < n_keys; p++) {
+            const float *k = K + p * kvw + kh * hd;
+            float d = 0;
+            for (int64_t i = 0; i < hd; i++) d += q[i] * k[i];
+            d *= scale;
+            sc[p] = d;
+            if (d > mx) mx = d;
+        }
+        float sum = 0;
+        for (int64_t p = 0; p < n_keys; p++) {
+            sc[p] = expf(sc[p] - mx);
+            sum += sc[p];
+        }
+        float inv = 1.0f / sum;
+        float *o = s->att + (t * nh + h) * hd;
+        memset(o, 0, (size_t)hd * sizeof(float));
+        for (int64_t p = 0; p < n_keys; p++) {
+            const float *v = V + p * kvw + kh * hd;
+            float w = sc[p] * inv;
+            for (int64_t i = 0; i < hd; i++) o[i] += w * v[i];
+        }
+    }
+}
+
+static void mm(fg_session *s, const fg_mat *w, const float *x, int64_t B, float *y)
+{
+    fg_matmul(w, x, (int)B, y, s->pool, s->work);
+}
+
+/* Runs B (<= n_batch) tokens at positions pos0.. ; the caches are already committed. */
+static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t pos0, fg_logits_mode mode,
+                          float *logits)
+{
+    const fg_model *m = s->model;
+    const fg_hparams *hp = &m->hp;
+    int64_t E = hp->n_embd, hd = hp->head_dim, Q = hp->n_head * hd, KV = hp->n_head_kv * hd, F = hp->n_ff;
+    float eps = (float)hp->norm_eps;
+
+    for (int64_t t = 0; t < B; t++)
+        fg_dequant_row(m->tok_embd.dtype, (const uint8_t *)m->tok_embd.data + (size_t)ids[t] * m->tok_embd.row_stride,
+                       s->x + t * E, E);
+    rope_table(s, pos0, B);
+
+    for (int64_t L = 0; L < hp->n_layer; L++) {
+        const fg_layer *l = &m->layers[L];
+        for (int64_t t = 0; t < B; t++) fg_rmsnorm(s->h + t * E, s->x + t * E, l->attn_norm, (int)E, eps);
+        mm(s, &l->wq, s->h, B, s->q);
+        mm(s, &l->wk, s->h, B, s->k);
+        mm(s, &l->wv, s->h, B, s->v);
+        if (hp->has_qkv_bias) {
+            add_bias(s->q, l->bq, B, Q);
+            add_bias(s->k, l->bk, B, KV);
+            add_bias(s->v, l->bv, B, KV);
+        }
+        if (hp->has_qk_norm) {
+            head_norm(s->q, l->q_norm, B * hp->n_head, hd, eps);
+            head_norm(s->k, l->k_norm, B * hp->n_head_kv, hd, eps);
+        }
+        rope_apply(s, s->q, B, hp->n_head);
+        rope_apply(s, s->k, B, hp->n_head_kv);
+        memcpy((float *)s->k_cache[L].base + pos0 * KV, s->k, (size_t)(B * KV) * sizeof(float));
+        memcpy((float *)s->v_cache[L].base + pos0 * KV, s->v, (size_t)(B * KV) * sizeof(float));
+        attn_job job = {s, L, pos0, B};
+        fg_pool_run(s->pool, attn_task, &job);
+        mm(s, &l->wo, s->att, B, s->h);
+        for (int64_t i = 0; i < B * E; i++) s->x[i] += s->h[i];
+
+        for (int64_t t = 0; t < B; t++) fg_rmsnorm(s->h + t * E, s->x + t * E, l->ffn_norm, (int)E, eps);
+        mm(s, &l->w_gate, s->h, B, s->gate);
+        mm(s, &l->w_up, s->h, B, s->up);
+        for (int64_t i = 0; i < B * F; i++) {
+            float g = s->gate[i];
+            s->gate[i] = g / (1.0f + expf(-g)) * s->up[i];
+        }
+        mm(s, &l->w_down, s->gate, B, s->h);
+        for (int64_t i = 0; i < B * E; i++) s->x[i] += s->h[i];
+    }
+
+    if (mode == FG_LOGITS_NONE) return;
+    int64_t first = mode == FG_LOGITS_ALL ? 0 : B - 1;
+    for (int64_t t = first; t < B; t++) fg_rmsnorm(s->h + t * E, s->x + t * E, m->output_norm, (int)E, eps);
+    mm(s, &m->output, s->h + first * E, B - first, logits);
+}
+
+fg_status fg_session_eval(fg_session *s, const int32_t *ids, int64_t n, fg_logits_mode mode, float *logits)
+{
+    const fg_hparams *hp = &s->model->hp;
+    if (n <= 0) return fg_error(FG_ERR_ARG, "no tokens to evaluate");
+    if (mode != FG_LOGITS_NONE && !logits) return fg_error(FG_ERR_ARG, "no logits buffer");
+    for (int64_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= hp->n_vocab)
+            return fg_error(FG_ERR_ARG, "token id %d is out of range (vocabulary of %lld)", ids[i], (long long)hp->n_vocab);
+    if (s->n_past + n > s->n_ctx)
+        return fg_error(FG_ERR_CONTEXT, "%lld tokens do not fit the context: %lld of %lld positions used",
+                        (long long)n, (long long)s->n_past, (long long)s->n_ctx);
+    size_t kv_row = (size_t)(hp->n_head_kv * hp->head_dim) * sizeof(float);
+    size_t need = (size_t)(s->n_past + n) * kv_row;
+    for (int64_t L = 0; L < hp->n_layer; L++) {
+        fg_status st;
+        if ((st = fg_region_commit(&s->k_cache[L], need)) || (st = fg_region_commit(&s->v_cache[L], need))) return st;
+    }
+    for (int64_t off = 0; off < n; off += s->n_batch) {
+        int64_t B = n - off < s->n_batch ? n - off : s->n_batch;
+        fg_logits_mode cm = mode;
+        float *out = logits;
+        if (mode == FG_LOGITS_ALL) out = logits + off * hp->n_vocab;
+        else if (mode == FG_LOGITS_LAST && off + B < n) cm = FG_LOGITS_NONE;
+        forward_chunk(s, ids + off, B, s->n_past, cm, out);
+        s->n_past += B;
+    }
+    return FG_OK;
+}

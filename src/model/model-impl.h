@@ -1,0 +1,68 @@
+/* Internals of the model part, shared by load.c, session.c and forward.c. */
+#ifndef FG_MODEL_IMPL_H
+#define FG_MODEL_IMPL_H
+
+#include "mem/mem.h"
+#include "model/model.h"
+
+/* One decoder layer. Shapes as [rows x cols] (rows = output features):
+ *   attn_norm [n_embd]                 ffn_norm [n_embd]
+ *   wq [n_head*hd x n_embd]            bq [n_head*hd]      (qwen2)
+ *   wk [n_head_kv*hd x n_embd]         bk [n_head_kv*hd]   (qwen2)
+ *   wv [n_head_kv*hd x n_embd]         bv [n_head_kv*hd]   (qwen2)
+ *   q_norm, k_norm [hd]                                   (qwen3)
+ *   wo [n_embd x n_head*hd]
+ *   w_gate, w_up [n_ff x n_embd]       w_down [n_embd x n_ff]
+ * Vectors are float32 (converted into owned memory when the file stores them otherwise). */
+typedef struct fg_layer {
+    const float *attn_norm, *ffn_norm;
+    const float *bq, *bk, *bv;
+    const float *q_norm, *k_norm;
+    fg_mat wq, wk, wv, wo;
+    fg_mat w_gate, w_up, w_down;
+} fg_layer;
+
+struct fg_model {
+    fg_hparams hp;
+    fg_gguf *gguf;            /* one of gguf / st is set */
+    fg_safetensors *st;
+    char *dir;                /* HF directory */
+    fg_mat tok_embd;          /* [n_vocab x n_embd] */
+    fg_mat output;            /* [n_vocab x n_embd]; == tok_embd when tied */
+    const float *output_norm; /* [n_embd] */
+    double *rope_inv_freq;    /* [hd/2] per-pair angular frequency (scaling applied) */
+    fg_layer *layers;
+    void **owned;             /* owned vector copies, freed with the model */
+    size_t n_owned, cap_owned;
+    int n_threads;
+};
+
+/* Binding helpers of load.c for the two file kinds. */
+fg_status fg_model_bind_gguf(fg_model *m);
+fg_status fg_model_bind_hf(fg_model *m, const fg_hf_config *cfg);
+/* Computes rope_inv_freq from theta, head_dim and optional llama3 scaling / divisors. */
+fg_status fg_model_init_rope(fg_model *m, const fg_hf_config *cfg, const float *freq_divisors);
+
+struct fg_session {
+    fg_model *model;
+    fg_pool *pool;
+    int64_t n_ctx, n_past;
+    int n_batch;
+    /* KV cache: per layer one region for K and one for V, each [n_ctx x n_head_kv*hd]
+     * float32, reserved for the whole context and committed as positions arrive. */
+    fg_region *k_cache, *v_cache;
+    /* Scratch arena (one region, committed at creation): activations for n_batch tokens. */
+    fg_region scratch;
+    float *x;      /* [n_batch x n_embd]   residual stream */
+    float *h;      /* [n_batch x n_embd]   normed input */
+    float *q;      /* [n_batch x n_head*hd] */
+    float *k, *v;  /* [n_batch x n_head_kv*hd] */
+    float *att;    /* [n_batch x n_head*hd] attention output */
+    float *gate, *up; /* [n_batch x n_ff] */
+    float *scores; /* [n_threads x n_ctx] */
+    float *rope_cs; /* [n_batch x hd/2 x 2] cos, sin of the chunk's positions */
+    void *work;    /* matmul work buffer */
+    size_t work_size;
+};
+
+#endif

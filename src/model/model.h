@@ -1,0 +1,83 @@
+/* model: one decoder for the llama, qwen2 and qwen3 families (flags, not copies):
+ * binding weights from a mapped GGUF file or Hugging Face safetensors checkpoint,
+ * the KV cache, and the forward pass (batched prefill, single-token decode).
+ *
+ * fg_model holds the weights (views into the read-only file mapping) and the
+ * hyperparameters; fg_session holds what one conversation needs: the KV cache,
+ * the scratch arena and the thread pool. */
+#ifndef FG_MODEL_H
+#define FG_MODEL_H
+
+#include "core/core.h"
+#include "format/format.h"
+
+typedef struct fg_hparams {
+    fg_arch arch;
+    int64_t n_vocab;       /* rows of the embedding / output matrix */
+    int64_t n_embd;        /* hidden size */
+    int64_t n_layer;
+    int64_t n_head, n_head_kv, head_dim;
+    int64_t n_ff;          /* intermediate size */
+    int64_t n_ctx_train;   /* max_position_embeddings / context_length */
+    double rope_theta;
+    double norm_eps;
+    bool rope_interleaved; /* pairs (2i, 2i+1): llama GGUF files (q/k rows permuted) */
+    bool has_qkv_bias;     /* qwen2 */
+    bool has_qk_norm;      /* qwen3: per-head RMSNorm of q and k */
+    bool tied_output;      /* output matrix is the embedding matrix */
+    bool rope_scaled;      /* per-frequency divisors in use (llama3 scaling) */
+    int64_t bos_id, eos_id; /* -1 when unknown */
+} fg_hparams;
+
+typedef struct fg_model_params {
+    int n_threads;         /* 0: the machine's physical cores */
+} fg_model_params;
+fg_model_params fg_model_default_params(void);
+
+typedef struct fg_model fg_model;
+
+/* path: a .gguf file or a Hugging Face directory (config.json + safetensors). Checks
+ * every tensor the architecture needs is present with the right shape and a dtype
+ * frugal computes with; errors name the tensor. */
+fg_status fg_model_load(const char *path, const fg_model_params *params, fg_model **out);
+void fg_model_free(fg_model *m);
+const fg_hparams *fg_model_hparams(const fg_model *m);
+/* The open GGUF (tokenizer metadata, inspect), or NULL for an HF directory. */
+const fg_gguf *fg_model_gguf(const fg_model *m);
+/* The HF directory, or NULL for a GGUF file. */
+const char *fg_model_dir(const fg_model *m);
+/* Bytes of weights the forward pass reads for one token (all matrices but the
+ * embedding table, which is read one row at a time), for bandwidth ceilings. */
+uint64_t fg_model_weight_bytes_per_token(const fg_model *m);
+/* Total bytes of all weight tensors. */
+uint64_t fg_model_weight_bytes(const fg_model *m);
+
+/* ---- sessions ---------------------------------------------------------------------- */
+typedef struct fg_session_params {
+    int64_t n_ctx;         /* positions the KV cache can hold; 0: min(n_ctx_train, 4096) */
+    int n_batch;           /* most tokens computed in one forward step (scratch sized for it) */
+    int n_threads;         /* 0: the model's default */
+} fg_session_params;
+fg_session_params fg_session_default_params(void);
+
+typedef struct fg_session fg_session;
+fg_status fg_session_create(fg_model *m, const fg_session_params *params, fg_session **out);
+void fg_session_free(fg_session *s);
+int64_t fg_session_n_past(const fg_session *s);
+int64_t fg_session_n_ctx(const fg_session *s);
+/* Forgets positions >= n_past (n_past <= the current count): reuse a prefix or reset (0). */
+void fg_session_truncate(fg_session *s, int64_t n_past);
+
+typedef enum fg_logits_mode {
+    FG_LOGITS_NONE = 0,    /* fill the cache only */
+    FG_LOGITS_LAST,        /* logits of the last token: n_vocab floats */
+    FG_LOGITS_ALL,         /* logits of every token: n x n_vocab floats */
+} fg_logits_mode;
+
+/* Runs n tokens at positions n_past .. n_past+n-1 (in chunks of n_batch) and appends
+ * them to the cache. logits receives n_vocab (LAST) or n*n_vocab (ALL) floats.
+ * FG_ERR_CONTEXT if the tokens do not fit; FG_ERR_ARG for an id out of range. Nothing is
+ * allocated here beyond committing KV pages. */
+fg_status fg_session_eval(fg_session *s, const int32_t *ids, int64_t n, fg_logits_mode mode, float *logits);
+
+#endif

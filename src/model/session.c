@@ -1,0 +1,104 @@
+/* Sessions: the KV cache (reserved for the whole context, committed as positions
+ * arrive) and the scratch arena (sized at creation for n_batch tokens). */
+#include "model/model-impl.h"
+
+#include <string.h>
+
+fg_session_params fg_session_default_params(void)
+{
+    fg_session_params p = {.n_ctx = 0, .n_batch = 256, .n_threads = 0};
+    return p;
+}
+
+int64_t fg_session_n_past(const fg_session *s) { return s->n_past; }
+int64_t fg_session_n_ctx(const fg_session *s) { return s->n_ctx; }
+
+void fg_session_truncate(fg_session *s, int64_t n_past)
+{
+    if (n_past >= 0 && n_past < s->n_past) s->n_past = n_past;
+}
+
+static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+fg_status fg_session_create(fg_model *m, const fg_session_params *params, fg_session **out)
+{
+    *out = NULL;
+    fg_session_params p = params ? *params : fg_session_default_params();
+    const fg_hparams *hp = &m->hp;
+    if (p.n_ctx < 0 || p.n_ctx > (1LL << 24)) return fg_error(FG_ERR_ARG, "context size %lld is out of range", (long long)p.n_ctx);
+    if (p.n_ctx == 0) p.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
+    if (p.n_batch <= 0) p.n_batch = 256;
+    if (p.n_batch > p.n_ctx) p.n_batch = (int)p.n_ctx;
+    int nth = p.n_threads > 0 ? p.n_threads : m->n_threads;
+
+    fg_session *s = fg_calloc(FG_MEM_RUNTIME, 1, sizeof *s);
+    if (!s) return fg_error(FG_ERR_NOMEM, "out of memory creating a session");
+    s->model = m;
+    s->n_ctx = p.n_ctx;
+    s->n_batch = p.n_batch;
+    fg_status st = fg_pool_create(nth, &s->pool);
+    if (st) goto fail;
+
+    s->k_cache = fg_calloc(FG_MEM_RUNTIME, (size_t)hp->n_layer, sizeof(fg_region));
+    s->v_cache = fg_calloc(FG_MEM_RUNTIME, (size_t)hp->n_layer, sizeof(fg_region));
+    if (!s->k_cache || !s->v_cache) {
+        st = fg_error(FG_ERR_NOMEM, "out of memory creating a session");
+        goto fail;
+    }
+    size_t kv_row = (size_t)(hp->n_head_kv * hp->head_dim) * sizeof(float);
+    for (int64_t L = 0; L < hp->n_layer; L++) {
+        if ((st = fg_region_reserve(&s->k_cache[L], FG_MEM_KV, kv_row * (size_t)s->n_ctx)) ||
+            (st = fg_region_reserve(&s->v_cache[L], FG_MEM_KV, kv_row * (size_t)s->n_ctx)))
+            goto fail;
+    }
+
+    /* Scratch layout: every buffer 64-byte aligned inside one region. */
+    size_t B = (size_t)s->n_batch, E = (size_t)hp->n_embd, Q = (size_t)(hp->n_head * hp->head_dim);
+    size_t KV = (size_t)(hp->n_head_kv * hp->head_dim), F = (size_t)hp->n_ff;
+    size_t half = (size_t)hp->head_dim / 2;
+    size_t work = 0;
+    for (int64_t L = 0; L < hp->n_layer; L++) {
+        const fg_layer *l = &m->layers[L];
+        const fg_mat *lm[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up, &l->w_down};
+        for (size_t i = 0; i < sizeof lm / sizeof lm[0]; i++) {
+            size_t w = fg_matmul_work_size(lm[i]->dtype, lm[i]->cols, s->n_batch);
+            if (w > work) work = w;
+        }
+    }
+    size_t w_out = fg_matmul_work_size(m->output.dtype, m->output.cols, s->n_batch);
+    if (w_out > work) work = w_out;
+    size_t sizes[] = {B * E, B * E, B * Q, B * KV, B * KV, B * Q, B * F, B * F,
+                      (size_t)nth * (size_t)s->n_ctx, B * half * 2};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += align64(sizes[i] * sizeof(float));
+    total += align64(work);
+    if ((st = fg_region_reserve(&s->scratch, FG_MEM_SCRATCH, total)) || (st = fg_region_commit(&s->scratch, total)))
+        goto fail;
+    uint8_t *p8 = s->scratch.base;
+    float **bufs[] = {&s->x, &s->h, &s->q, &s->k, &s->v, &s->att, &s->gate, &s->up, &s->scores, &s->rope_cs};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+        *bufs[i] = (float *)p8;
+        p8 += align64(sizes[i] * sizeof(float));
+    }
+    s->work = work ? p8 : NULL;
+    s->work_size = work;
+    *out = s;
+    return FG_OK;
+fail:
+    fg_session_free(s);
+    return st;
+}
+
+void fg_session_free(fg_session *s)
+{
+    if (!s) return;
+    if (s->k_cache)
+        for (int64_t L = 0; L < s->model->hp.n_layer; L++) fg_region_release(&s->k_cache[L]);
+    if (s->v_cache)
+        for (int64_t L = 0; L < s->model->hp.n_layer; L++) fg_region_release(&s->v_cache[L]);
+    fg_free(s->k_cache);
+    fg_free(s->v_cache);
+    fg_region_release(&s->scratch);
+    fg_pool_free(s->pool);
+    fg_free(s);
+}

@@ -1,0 +1,27 @@
+/* Engine goldens (issue 2): the synthetic tiny models loaded from their Hugging Face
+ * directory and from the GGUF our tool writes, and qwen2-q256 as F32/F16/BF16 GGUF,
+ * against the float64 reference of ../shared/golden. */
+#include "golden.h"
+
+static void qwen2_tiny_hf(void **st) { (void)st; golden_check(test_model_path("qwen2-tiny-hf"), test_data_path("golden/gold-qwen2-tiny-f32.json"), GOLDEN_F32, true, true, 1e-4); }
+static void qwen2_tiny_gguf(void **st) { (void)st; golden_check(test_model_path("qwen2-tiny-f32.gguf"), test_data_path("golden/gold-qwen2-tiny-f32.json"), GOLDEN_F32, true, true, 1e-4); }
+static void q256_hf_bf16(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-hf-bf16"), test_data_path("golden/gold-qwen2-q256-bf16.json"), GOLDEN_FLOAT, true, false, 0); }
+static void llama_tiny_hf(void **st) { (void)st; golden_check(test_model_path("llama-tiny-hf"), test_data_path("golden/gold-llama-tiny-f32.json"), GOLDEN_F32, true, true, 1e-4); }
+static void llama_tiny_gguf(void **st) { (void)st; golden_check(test_model_path("llama-tiny-f32.gguf"), test_data_path("golden/gold-llama-tiny-f32.json"), GOLDEN_F32, true, true, 1e-4); }
+static void qwen3_tiny_hf(void **st) { (void)st; golden_check(test_model_path("qwen3-tiny-hf"), test_data_path("golden/gold-qwen3-tiny-f32.json"), GOLDEN_F32, true, true, 1e-4); }
+static void qwen3_tiny_gguf(void **st) { (void)st; golden_check(test_model_path("qwen3-tiny-f32.gguf"), test_data_path("golden/gold-qwen3-tiny-f32.json"), GOLDEN_F32, true, true, 1e-4); }
+static void q256_f32(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-f32.gguf"), test_data_path("golden/gold-qwen2-q256-f32.json"), GOLDEN_F32, true, true, 1e-4); }
+static void q256_f16(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-f16.gguf"), test_data_path("golden/gold-qwen2-q256-f16.json"), GOLDEN_FLOAT, true, true, 1e-4); }
+static void q256_bf16(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-bf16.gguf"), test_data_path("golden/gold-qwen2-q256-bf16.json"), GOLDEN_FLOAT, true, true, 1e-4); }
+static void q256_hf(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-hf"), test_data_path("golden/gold-qwen2-q256-f32.json"), GOLDEN_F32, true, false, 0); }
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(qwen2_tiny_hf),  cmocka_unit_test(qwen2_tiny_gguf), cmocka_unit_test(q256_hf_bf16),
+        cmocka_unit_test(llama_tiny_hf),  cmocka_unit_test(llama_tiny_gguf), cmocka_unit_test(qwen3_tiny_hf),
+        cmocka_unit_test(qwen3_tiny_gguf), cmocka_unit_test(q256_f32),      cmocka_unit_test(q256_f16),
+        cmocka_unit_test(q256_bf16),      cmocka_unit_test(q256_hf),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
