@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(build-essential cmake pkg-config xz-utils
+PACKAGES=(build-essential cmake pkg-config xz-utils time
           libcmocka-dev libcjson-dev libpcre2-dev libutf8proc-dev libmicrohttpd-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do

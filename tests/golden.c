@@ -113,15 +113,17 @@ void golden_check(const char *model_path, const char *golden_json, golden_kind k
                       (long long)n, n_top, worst, T);
 
         if (check_greedy) {
+            float *row = malloc((size_t)V * sizeof(float));
             int32_t tok = argmax(lg + (n - 1) * V, V);
             for (int g = 0; g < cJSON_GetArraySize(greedy); g++) {
                 int want = cJSON_GetArrayItem(greedy, g)->valueint;
                 if (tok != want) fail_msg("%s prompt %d: greedy token %d is %d, reference %d", model_path, pi, g, tok, want);
                 if (g + 1 < cJSON_GetArraySize(greedy)) {
-                    if (fg_session_eval(s, &tok, 1, FG_LOGITS_LAST, lg)) fail_msg("decode: %s", fg_last_error());
-                    tok = argmax(lg, V);
+                    if (fg_session_eval(s, &tok, 1, FG_LOGITS_LAST, row)) fail_msg("decode: %s", fg_last_error());
+                    tok = argmax(row, V);
                 }
             }
+            free(row);
         }
 
         if (check_chunks) {

@@ -93,9 +93,8 @@ static double rms_err(const float *a, const float *b, size_t n)
 }
 
 /* The quantization step that bounds the error of element i of a row (from the row's
- * own stored scales): Q8_0 / Q4_0 the block's |d|; Q4_K/Q5_K the sub-block's d*sc and
- * dmin*m (whichever is larger: the level spacing, or the offset step when all levels
- * clamp); Q6_K |d*sc|. */
+ * own stored scales): Q8_0 / Q4_0 the block's |d|; Q4_K/Q5_K the sub-block's level
+ * spacing d*sc (dmin*m when sc is 0: every element is then the offset); Q6_K |d*sc|. */
 static double step_of(fg_dtype dt, const uint8_t *row, int64_t i)
 {
     switch (dt) {
@@ -114,7 +113,7 @@ static double step_of(fg_dtype dt, const uint8_t *row, int64_t i)
             sc = (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
             m = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
         }
-        return fmax(fabs((double)d * sc), fabs((double)dmin * m));
+        return sc ? fabs((double)d * sc) : fabs((double)dmin * m);
     }
     case FG_DT_Q6_K: {
         const uint8_t *b = row + (i / 256) * 210;
@@ -371,8 +370,11 @@ static void test_roundtrip_edges(void **state)
             double rms = rms_err(x, y, N), xr = sqrt(xs / N);
             for (int i = 0; i < N; i++) assert_true(isfinite(y[i]));
             if (c == 0) assert_true(rms == 0);
-            if (c == 1 || c == 2) /* one value per block: exact up to the f16 scale */
-                if (rms > fabs(x[0]) * 2e-3) fail_msg("%s case %d: rms %g for constant %g", fg_dtype_name(dt), c, rms, (double)x[0]);
+            /* one value per block: exact up to the f16 scales; for -1e-3 the Q6_K
+             * super-block scale (~|x|/4096) is an f16 subnormal (steps of 6e-8), so
+             * allow 1% there */
+            if (c == 1 || c == 2)
+                if (rms > fabs(x[0]) * (c == 2 ? 1e-2 : 2e-3)) fail_msg("%s case %d: rms %g for constant %g", fg_dtype_name(dt), c, rms, (double)x[0]);
             if (c >= 4) {
                 if (rms > rel[t] * xr) fail_msg("%s case %d: rms %g vs signal %g", fg_dtype_name(dt), c, rms, xr);
             }

@@ -180,11 +180,27 @@ for (const c of cases) {
     }
     out.cases.push(rec);
 }
+// lstrip/rstrip: none of the three tokenizers uses them, so a variant of Qwen's sets them
+// on a few added tokens (the test applies the same change to the JSON before loading).
+const stripFlags = { '<|im_start|>': { lstrip: true }, '<|im_end|>': { rstrip: true },
+    '<think>': { lstrip: true, rstrip: true } };
+{
+    const json = JSON.parse(fs.readFileSync(path.join(tmp, 'qwen', 'tokenizer.json'), 'utf8'));
+    const config = JSON.parse(fs.readFileSync(path.join(tmp, 'qwen', 'tokenizer_config.json'), 'utf8'));
+    for (const t of json.added_tokens) Object.assign(t, stripFlags[t.content] ?? {});
+    const tok = new toks.qwen.constructor(json, config);
+    const texts = ['chatml', 'special_spaces', 'specials_qwen', 'tool_tags', 'spaces_edges'];
+    const strip = {};
+    for (const c of out.cases) if (texts.includes(c.name)) strip[c.name] = tok.encode(c.text, { add_special_tokens: false });
+    strip['extra'] = { text: 'a  \t <|im_start|>  \n b <|im_end|> \n\n c <think>\u3000d\u00a0<think> e',
+        ids: tok.encode('a  \t <|im_start|>  \n b <|im_end|> \n\n c <think>\u3000d\u00a0<think> e', { add_special_tokens: false }) };
+    out.variants = { qwen_strip: { base: 'qwen', flags: stripFlags, ids: strip } };
+}
 const outDir = path.join(data, 'tokenizer');
 fs.mkdirSync(outDir, { recursive: true });
 // One case per line: small diffs when the corpus grows.
 const lines = out.cases.map(c => JSON.stringify(c));
 fs.writeFileSync(path.join(outDir, 'goldens.json'),
-    `{"generator": ${JSON.stringify(out.generator)},\n"tokenizers": ${JSON.stringify(out.tokenizers)},\n"cases": [\n${lines.join(',\n')}\n]}\n`);
+    `{"generator": ${JSON.stringify(out.generator)},\n"tokenizers": ${JSON.stringify(out.tokenizers)},\n"variants": ${JSON.stringify(out.variants)},\n"cases": [\n${lines.join(',\n')}\n]}\n`);
 fs.rmSync(tmp, { recursive: true, force: true });
 console.log(`wrote ${out.cases.length} cases to ${path.join(outDir, 'goldens.json')}`);

@@ -88,6 +88,11 @@ const char *fg_isa_name(fg_isa isa);
 bool fg_isa_supported(fg_isa isa);
 fg_status fg_isa_force(fg_isa isa);
 
+/* Best read bandwidth in GB/s (1e9 bytes/s) over a few passes of all pool threads
+ * streaming a fresh buffer of `bytes` (min 1 MiB; use several times the last-level
+ * cache); -1 (with fg_last_error) when the buffer cannot be allocated. pool may be NULL. */
+double fg_measure_read_bandwidth(fg_pool *pool, size_t bytes);
+
 /* ---- small float helpers used by the model (scalar reference; may be vectorised) --- */
 void fg_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
 void fg_softmax_inplace(float *x, int n);

@@ -41,6 +41,22 @@ extern const fg_mm_kernels fg_mm_avx512;
 extern const fg_mm_kernels fg_mm_neon;
 #endif
 
+/* Quantized activations, the format every SIMD path uses for quantized weights
+ * ("xq"): per token row of `cols` (a multiple of 32) floats,
+ *     int8  q[cols]      x[i] ≈ d[i/32] * q[i], round to nearest, |q| <= 127
+ *     float d[cols/32]   per block of 32: max|x| / 127 (0 for an all-zero block)
+ *     float s[cols/32]   d * (sum of the block's q): the block sum as quantized, used
+ *                        for the K-quant mins (and offsets) without touching q again
+ * The scale is float32 and per 32 elements (finer than llama.cpp's per-256 Q8_K for
+ * K-quants), so the only error is the int8 rounding of x: |Δx| <= d/2 per element. */
+static inline size_t fg_xq_bytes(int64_t cols) { return (size_t)cols + (size_t)(cols / 32) * 8; }
+static inline const int8_t *fg_xq_q(const uint8_t *xq) { return (const int8_t *)xq; }
+static inline const float *fg_xq_d(const uint8_t *xq, int64_t cols) { return (const float *)(xq + cols); }
+static inline const float *fg_xq_s(const uint8_t *xq, int64_t cols) { return (const float *)(xq + cols) + cols / 32; }
+static inline bool fg_dtype_is_quant(fg_dtype dt) { return dt >= FG_DT_Q8_0 && dt < FG_DT_COUNT; }
+/* Portable (scalar) xq conversion of one row, for paths without a vector version. */
+void fg_xq_prep_ref(const float *x, int64_t cols, uint8_t *dst);
+
 /* Prepared activations are 64-byte aligned per token. */
 #define FG_MM_ALIGN 64
 static inline size_t fg_mm_round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }

@@ -1,2 +1,462 @@
+/* AVX-512 matmul kernels (F + BW + VL + DQ + VNNI; compiled with those flags only here,
+ * called only when the CPU has them).
+ *
+ * Shape of every kernel: a tile of R weight rows x T tokens (R <= 4, T <= 4) walks the
+ * whole row once, keeping R*T accumulators in registers, so each weight vector is
+ * loaded and unpacked once per T tokens and each activation vector once per R rows.
+ * Tokens are processed in blocks whose activations fit in L2 (TOK_BLOCK_BYTES); inside
+ * a block, row tiles go outermost so the R rows stay in L1 while the tokens pass.
+ * Decode (n = 1) runs 1-token tiles over 4 rows at a time: 4 independent streams.
+ *
+ * Float weights (F32/F16/BF16): 16 floats per step, converted in registers (F16 by
+ * vcvtph2ps, BF16 by a 16-bit shift), FMA with float32 activations.
+ *
+ * Quantized weights: activations are int8 blocks ("xq", matmul-impl.h), weights are
+ * unpacked to 64 bytes per step (two 32-element blocks or K-quant sub-blocks), and
+ * vpdpbusd (unsigned x signed bytes -> int32 lanes of 4) computes the integer dots:
+ *   - Q4_0, Q6_K store unsigned levels with an offset (8, 32): the offset term
+ *     -k * sum(x) enters as the accumulator's starting value, computed per activation
+ *     vector (vpdpbusd of the constant k with x) and shared by the R rows;
+ *   - Q8_0 levels are signed: XOR 0x80 makes them unsigned (q + 128), offset 128;
+ *   - Q4_K, Q5_K levels are unsigned with a min: the min term -dmin * m_j * sum(x_j)
+ *     uses the block sums s of xq, one 8-lane FMA per super-block.
+ * Each int32 lane belongs to one block of 32 activations (8 lanes each) and to one
+ * weight scale group, so lanes are converted to float and multiplied by
+ * (weight scale x activation scale) before accumulation; lanes are summed at the end. */
 #include "core/matmul-impl.h"
-const fg_mm_kernels fg_mm_avx512 = {.row_align = 1};
+#include "core/quant-impl.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define TOK_BLOCK_BYTES (512 * 1024)
+
+static inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+/* Tokens per block so that a block's activations stay in L2; a multiple of 4. */
+static int token_block(size_t bytes_per_token, int n)
+{
+    size_t tb = bytes_per_token ? TOK_BLOCK_BYTES / bytes_per_token : (size_t)n;
+    tb = tb / 4 * 4;
+    if (tb < 4) tb = 4;
+    return tb > (size_t)n ? n : (int)tb;
+}
+
+/* The row driver: token blocks, then 4-row tiles (1-row tiles for the rest), then
+ * tiles of up to 4 tokens; TILE(tk, row, tok, R, T) must be an always-inline function
+ * so that each (R, T) below becomes its own fully unrolled instance. */
+#define DEFINE_ROWS(name, TILE, bytes_per_token)                                          \
+    static void name(const fg_mm_task *tk, int64_t r0, int64_t r1)                        \
+    {                                                                                     \
+        const int n = tk->n;                                                              \
+        const int tb = token_block(bytes_per_token, n);                                   \
+        for (int b0 = 0; b0 < n; b0 += tb) {                                              \
+            const int b1 = b0 + tb < n ? b0 + tb : n;                                     \
+            int64_t r = r0;                                                               \
+            for (; r + 4 <= r1; r += 4)                                                   \
+                for (int t = b0; t < b1; t += 4) switch (b1 - t) {                        \
+                    case 1: TILE(tk, r, t, 4, 1); break;                                  \
+                    case 2: TILE(tk, r, t, 4, 2); break;                                  \
+                    case 3: TILE(tk, r, t, 4, 3); break;                                  \
+                    default: TILE(tk, r, t, 4, 4); break;                                 \
+                    }                                                                     \
+            for (; r < r1; r++)                                                           \
+                for (int t = b0; t < b1; t += 4) switch (b1 - t) {                        \
+                    case 1: TILE(tk, r, t, 1, 1); break;                                  \
+                    case 2: TILE(tk, r, t, 1, 2); break;                                  \
+                    case 3: TILE(tk, r, t, 1, 3); break;                                  \
+                    default: TILE(tk, r, t, 1, 4); break;                                 \
+                    }                                                                     \
+        }                                                                                 \
+    }
+
+#define INLINE static inline __attribute__((always_inline))
+#define UNROLL _Pragma("GCC unroll 4")
+
+/* ---- float weights --------------------------------------------------------------------- */
+
+INLINE __m512 load_w16(fg_dtype dt, const uint8_t *row, int64_t c, __mmask16 m)
+{
+    switch (dt) {
+    case FG_DT_F32:
+        return _mm512_maskz_loadu_ps(m, (const float *)row + c);
+    case FG_DT_F16:
+        return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + c));
+    default: { /* BF16: the top half of a float32 */
+        __m512i h = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + c));
+        return _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
+    }
+    }
+}
+
+INLINE void float_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T, fg_dtype dt)
+{
+    const fg_mat *w = tk->w;
+    const int64_t cols = w->cols;
+    const uint8_t *wr[4];
+    const float *xr[4];
+    __m512 acc[4][4];
+    UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_stride;
+    UNROLL for (int t = 0; t < T; t++) xr[t] = tk->x + (size_t)(t0 + t) * cols;
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+    int64_t c = 0;
+    for (; c + 16 <= cols; c += 16) {
+        __m512 wv[4];
+        UNROLL for (int r = 0; r < R; r++) wv[r] = load_w16(dt, wr[r], c, 0xffff);
+        UNROLL for (int t = 0; t < T; t++) {
+            __m512 xv = _mm512_loadu_ps(xr[t] + c);
+            UNROLL for (int r = 0; r < R; r++) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+        }
+    }
+    if (c < cols) { /* masked tail: lanes past the row are neither read nor counted */
+        __mmask16 m = (__mmask16)((1u << (cols - c)) - 1);
+        __m512 wv[4];
+        UNROLL for (int r = 0; r < R; r++) wv[r] = load_w16(dt, wr[r], c, m);
+        UNROLL for (int t = 0; t < T; t++) {
+            __m512 xv = _mm512_maskz_loadu_ps(m, xr[t] + c);
+            UNROLL for (int r = 0; r < R; r++) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+        }
+    }
+    UNROLL for (int t = 0; t < T; t++) UNROLL for (int r = 0; r < R; r++)
+        tk->y[(size_t)(t0 + t) * w->rows + r0 + r] = hsum(acc[r][t]);
+}
+
+INLINE void f32_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { float_tile(tk, r, t, R, T, FG_DT_F32); }
+INLINE void f16_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { float_tile(tk, r, t, R, T, FG_DT_F16); }
+INLINE void bf16_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { float_tile(tk, r, t, R, T, FG_DT_BF16); }
+DEFINE_ROWS(rows_f32, f32_tile, (size_t)tk->w->cols * 4)
+DEFINE_ROWS(rows_f16, f16_tile, (size_t)tk->w->cols * 4)
+DEFINE_ROWS(rows_bf16, bf16_tile, (size_t)tk->w->cols * 4)
+
+/* ---- quantized weights: shared pieces ------------------------------------------------------ */
+
+/* Lane i of the result = v[idx[i]] for the float vector v (low 8 lanes used). */
+INLINE __m512 spread(const __m512i idx, __m256 v) { return _mm512_permutexvar_ps(idx, _mm512_castps256_ps512(v)); }
+
+/* Per-block activation scales d[b], d[b+1] spread over lanes 0-7 and 8-15. */
+INLINE __m512 x_scales2(const float *d)
+{
+    const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)d))));
+}
+
+/* Two f16 values (as stored, 16 bits each) to floats in lanes 0-7 and 8-15. */
+INLINE __m512 w_scales2(uint16_t a, uint16_t b)
+{
+    const __m512i idx = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+    __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)a | ((uint32_t)b << 16))));
+    return _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(f));
+}
+
+/* Starting value of the vpdpbusd accumulator that removes an offset k from unsigned
+ * levels: -k * (sum of each lane's 4 activations). */
+INLINE __m512i offset_init(__m512i xv, __m512i kvec)
+{
+    return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), kvec, xv));
+}
+
+#define XQ_SETUP()                                                                            \
+    const fg_mat *w = tk->w;                                                                  \
+    const int64_t cols = w->cols;                                                             \
+    const uint8_t *wr[4];                                                                     \
+    const int8_t *xq[4];                                                                      \
+    const float *xd[4], *xs[4];                                                               \
+    __m512 acc[4][4];                                                                         \
+    UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_stride; \
+    UNROLL for (int t = 0; t < T; t++) {                                                      \
+        const uint8_t *base = tk->xq + (size_t)(t0 + t) * tk->xq_stride;                      \
+        xq[t] = fg_xq_q(base);                                                                \
+        xd[t] = fg_xq_d(base, cols);                                                          \
+        xs[t] = fg_xq_s(base, cols);                                                          \
+    }                                                                                         \
+    (void)xs;                                                                                 \
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
+
+#define XQ_STORE()                                                                            \
+    UNROLL for (int t = 0; t < T; t++) UNROLL for (int r = 0; r < R; r++)                     \
+        tk->y[(size_t)(t0 + t) * w->rows + r0 + r] = hsum(acc[r][t]);
+
+/* One 64-element step shared by all formats: wv[r] unsigned levels, ws[r] weight
+ * scales per lane, init(t) the offset start (or zero), x at element e. */
+#define XQ_STEP(e, init_expr)                                                                 \
+    UNROLL for (int t = 0; t < T; t++) {                                                      \
+        const __m512i xv = _mm512_loadu_si512(xq[t] + (e));                                   \
+        const __m512 dx = x_scales2(xd[t] + (e) / 32);                                        \
+        const __m512i init = init_expr;                                                       \
+        UNROLL for (int r = 0; r < R; r++) {                                                  \
+            __m512i dot = _mm512_dpbusd_epi32(init, wv[r], xv);                               \
+            acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws[r], dx), acc[r][t]); \
+        }                                                                                     \
+    }
+
+/* ---- Q8_0 --------------------------------------------------------------------------------- */
+
+INLINE void q8_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T)
+{
+    XQ_SETUP();
+    const int64_t nb = cols / 32;
+    const __m512i k80 = _mm512_set1_epi8((char)0x80);
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512i wv[4];
+        __m512 ws[4];
+        UNROLL for (int r = 0; r < R; r++) {
+            const fg_block_q8_0 *q = (const fg_block_q8_0 *)wr[r] + b;
+            __m256i lo = _mm256_loadu_si256((const __m256i *)q[0].qs);
+            __m256i hi = _mm256_loadu_si256((const __m256i *)q[1].qs);
+            wv[r] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), k80);
+            ws[r] = w_scales2(q[0].d, q[1].d);
+        }
+        XQ_STEP(b * 32, offset_init(xv, k80))
+    }
+    if (b < nb) { /* odd block count: the upper half is level 0x80 against x = 0, scale 0 */
+        __m512i wv[4];
+        __m512 ws[4];
+        UNROLL for (int r = 0; r < R; r++) {
+            const fg_block_q8_0 *q = (const fg_block_q8_0 *)wr[r] + b;
+            __m256i lo = _mm256_loadu_si256((const __m256i *)q[0].qs);
+            wv[r] = _mm512_xor_si512(_mm512_zextsi256_si512(lo), k80);
+            ws[r] = w_scales2(q[0].d, 0);
+        }
+        UNROLL for (int t = 0; t < T; t++) {
+            const __m512i xv = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(xq[t] + b * 32)));
+            const __m512 dx = _mm512_set1_ps(xd[t][b]);
+            const __m512i init = offset_init(xv, k80);
+            UNROLL for (int r = 0; r < R; r++) {
+                __m512i dot = _mm512_dpbusd_epi32(init, wv[r], xv);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws[r], dx), acc[r][t]);
+            }
+        }
+    }
+    XQ_STORE();
+}
+
+/* ---- Q4_0 --------------------------------------------------------------------------------- */
+
+/* Two blocks' 16 nibble bytes -> 64 levels in element order:
+ * [b0 low nibbles, b0 high nibbles, b1 low, b1 high]. */
+INLINE __m512i q4_0_levels(const uint8_t *qs0, const uint8_t *qs1)
+{
+    const __m512i dup = _mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0);
+    const __m512i sh = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
+    __m256i ab = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)qs0)),
+                                         _mm_loadu_si128((const __m128i *)qs1), 1);
+    __m512i z = _mm512_permutexvar_epi64(dup, _mm512_castsi256_si512(ab));
+    return _mm512_and_si512(_mm512_srlv_epi64(z, sh), _mm512_set1_epi8(15));
+}
+
+INLINE void q4_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T)
+{
+    XQ_SETUP();
+    const int64_t nb = cols / 32;
+    const __m512i k8 = _mm512_set1_epi8(8);
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512i wv[4];
+        __m512 ws[4];
+        UNROLL for (int r = 0; r < R; r++) {
+            const fg_block_q4_0 *q = (const fg_block_q4_0 *)wr[r] + b;
+            wv[r] = q4_0_levels(q[0].qs, q[1].qs);
+            ws[r] = w_scales2(q[0].d, q[1].d);
+        }
+        XQ_STEP(b * 32, offset_init(xv, k8))
+    }
+    if (b < nb) { /* odd block count: levels of the missing block are 0 against x = 0 */
+        __m512i wv[4];
+        __m512 ws[4];
+        UNROLL for (int r = 0; r < R; r++) {
+            const fg_block_q4_0 *q = (const fg_block_q4_0 *)wr[r] + b;
+            wv[r] = _mm512_maskz_mov_epi8(0xffffffffull, q4_0_levels(q[0].qs, q[0].qs));
+            ws[r] = w_scales2(q[0].d, 0);
+        }
+        UNROLL for (int t = 0; t < T; t++) {
+            const __m512i xv = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(xq[t] + b * 32)));
+            const __m512 dx = _mm512_set1_ps(xd[t][b]);
+            const __m512i init = offset_init(xv, k8);
+            UNROLL for (int r = 0; r < R; r++) {
+                __m512i dot = _mm512_dpbusd_epi32(init, wv[r], xv);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws[r], dx), acc[r][t]);
+            }
+        }
+    }
+    XQ_STORE();
+}
+
+/* ---- Q4_K / Q5_K ---------------------------------------------------------------------------- */
+
+/* The 8 six-bit scales and mins of a super-block as bytes (see fg_kq_scale_min):
+ * scales 0-3 / mins 0-3 are the low 6 bits of words 0 / 1; scales 4-7 / mins 4-7 take
+ * their low nibble from word 2 and their top 2 bits from the top of words 0 / 1. */
+INLINE void kq_unpack(const uint8_t *s, uint64_t *sc, uint64_t *mn)
+{
+    uint32_t u0, u1, u2;
+    memcpy(&u0, s, 4);
+    memcpy(&u1, s + 4, 4);
+    memcpy(&u2, s + 8, 4);
+    uint32_t sc_lo = u0 & 0x3f3f3f3fu, mn_lo = u1 & 0x3f3f3f3fu;
+    uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | ((u0 >> 2) & 0x30303030u);
+    uint32_t mn_hi = ((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 2) & 0x30303030u);
+    *sc = sc_lo | ((uint64_t)sc_hi << 32);
+    *mn = mn_lo | ((uint64_t)mn_hi << 32);
+}
+
+INLINE __m256 bytes8_to_ps(uint64_t v)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)v)));
+}
+
+/* levels of chunk c (elements 64c..64c+63): low nibbles then high nibbles of 32 bytes */
+INLINE __m512i kq_nibbles(const uint8_t *qs)
+{
+    __m256i q = _mm256_loadu_si256((const __m256i *)qs);
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T, const bool five)
+{
+    XQ_SETUP();
+    const int64_t nsb = cols / 256;
+    const size_t bsz = five ? sizeof(fg_block_q5_k) : sizeof(fg_block_q4_k);
+    for (int64_t sb = 0; sb < nsb; sb++) {
+        __m256 scf[4];
+        __m512i qh[4];
+        UNROLL for (int r = 0; r < R; r++) {
+            const uint8_t *blk = wr[r] + (size_t)sb * bsz;
+            uint16_t d16, dm16;
+            memcpy(&d16, blk, 2);
+            memcpy(&dm16, blk + 2, 2);
+            uint64_t sc, mn;
+            kq_unpack(blk + 4, &sc, &mn);
+            __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)d16 | ((uint32_t)dm16 << 16))));
+            scf[r] = _mm256_mul_ps(bytes8_to_ps(sc), _mm256_broadcastss_ps(dd));
+            __m256 mf = _mm256_mul_ps(bytes8_to_ps(mn), _mm256_broadcastss_ps(_mm_movehdup_ps(dd)));
+            /* the mins: acc -= dmin * m_j * (sum of sub-block j's activations) */
+            UNROLL for (int t = 0; t < T; t++)
+                acc[r][t] = _mm512_fnmadd_ps(_mm512_zextps256_ps512(mf),
+                                             _mm512_zextps256_ps512(_mm256_loadu_ps(xs[t] + sb * 8)), acc[r][t]);
+            if (five) qh[r] = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk + 16)));
+        }
+        UNROLL for (int c = 0; c < 4; c++) {
+            const __m512i idx = _mm512_set_epi32(2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1,
+                                                 2 * c + 1, 2 * c + 1, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c,
+                                                 2 * c, 2 * c);
+            __m512i wv[4];
+            __m512 ws[4];
+            UNROLL for (int r = 0; r < R; r++) {
+                const uint8_t *blk = wr[r] + (size_t)sb * bsz;
+                wv[r] = kq_nibbles(blk + (five ? 48 : 16) + 32 * c);
+                if (five) { /* fifth bit: bit 2c of qh[l] (low half), bit 2c+1 (high half) */
+                    const __m512i sel = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (2 * c))),
+                                                           _mm256_set1_epi8((char)(2 << (2 * c))), 1);
+                    __mmask64 m = _mm512_test_epi8_mask(qh[r], sel);
+                    wv[r] = _mm512_mask_add_epi8(wv[r], m, wv[r], _mm512_set1_epi8(16));
+                }
+                ws[r] = spread(idx, scf[r]);
+            }
+            XQ_STEP(sb * 256 + 64 * c, _mm512_setzero_si512())
+        }
+    }
+    XQ_STORE();
+}
+
+INLINE void q4_k_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { kq45_tile(tk, r, t, R, T, false); }
+INLINE void q5_k_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { kq45_tile(tk, r, t, R, T, true); }
+
+/* ---- Q6_K ---------------------------------------------------------------------------------- */
+
+INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T)
+{
+    XQ_SETUP();
+    const int64_t nsb = cols / 256;
+    const __m512i k32 = _mm512_set1_epi8(32);
+    const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
+    /* 16-bit shift counts for the high bits, low 256 bits | high 256 bits:
+     * chunk A (elements 0-63 of a half) wants bits 0-1 / 2-3 of qh at bits 4-5: << 4 / << 2
+     * (bits shifted in from the neighbour byte land outside 0x30);
+     * chunk B (elements 64-127) wants bits 4-5 / 6-7 at 4-5: >> 0 / >> 2 */
+    const __m512i shA = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i shB = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    for (int64_t sb = 0; sb < nsb; sb++) {
+        __m512 scf[4];
+        UNROLL for (int r = 0; r < R; r++) {
+            const fg_block_q6_k *q = (const fg_block_q6_k *)wr[r] + sb;
+            __m512 s = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q->scales)));
+            scf[r] = _mm512_mul_ps(s, _mm512_set1_ps(_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(q->d)))));
+        }
+        UNROLL for (int k = 0; k < 4; k++) {
+            const int h = k / 2;
+            /* lanes 4j..4j+3 <- sub-block 4k+j */
+            const __m512i idx = _mm512_set_epi32(4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 2, 4 * k + 2,
+                                                 4 * k + 2, 4 * k + 2, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1,
+                                                 4 * k, 4 * k, 4 * k, 4 * k);
+            __m512i wv[4];
+            __m512 ws[4];
+            UNROLL for (int r = 0; r < R; r++) {
+                const fg_block_q6_k *q = (const fg_block_q6_k *)wr[r] + sb;
+                __m512i ql = _mm512_loadu_si512(q->ql + 64 * h);
+                __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(q->qh + 32 * h)));
+                __m512i hb, lo;
+                if (k % 2 == 0) {
+                    hb = _mm512_and_si512(_mm512_sllv_epi16(qh, shA), m30);
+                    lo = ql;
+                } else {
+                    hb = _mm512_and_si512(_mm512_srlv_epi16(qh, shB), m30);
+                    lo = _mm512_srli_epi16(ql, 4);
+                }
+                /* (lo & 15) | hb */
+                wv[r] = _mm512_ternarylogic_epi32(lo, m4, hb, 0xEA);
+                ws[r] = _mm512_permutexvar_ps(idx, scf[r]);
+            }
+            XQ_STEP(sb * 256 + 64 * k, offset_init(xv, k32))
+        }
+    }
+    XQ_STORE();
+}
+
+#define XQ_BYTES ((size_t)fg_mm_round_up(fg_xq_bytes(tk->w->cols), FG_MM_ALIGN))
+DEFINE_ROWS(rows_q8_0, q8_0_tile, XQ_BYTES)
+DEFINE_ROWS(rows_q4_0, q4_0_tile, XQ_BYTES)
+DEFINE_ROWS(rows_q4_k, q4_k_tile, XQ_BYTES)
+DEFINE_ROWS(rows_q5_k, q5_k_tile, XQ_BYTES)
+DEFINE_ROWS(rows_q6_k, q6_k_tile, XQ_BYTES)
+
+/* ---- activation quantization ---------------------------------------------------------------- */
+
+static size_t prep_bytes(fg_dtype dt, int64_t cols) { return fg_dtype_is_quant(dt) ? fg_xq_bytes(cols) : 0; }
+
+/* xq of one row: per block of 32, d = max|x| / 127, q = round(x / d) (by x * (1/d)),
+ * s = d * sum(q). */
+static void prep(fg_dtype dt, const float *x, int64_t cols, uint8_t *dst)
+{
+    (void)dt;
+    int8_t *q = (int8_t *)dst;
+    float *d = (float *)(dst + cols), *s = d + cols / 32;
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+    for (int64_t b = 0; b < cols / 32; b++) {
+        __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
+        __m512 a = _mm512_max_ps(_mm512_and_ps(v0, absmask), _mm512_and_ps(v1, absmask));
+        float amax = _mm512_reduce_max_ps(a);
+        float db = amax / 127.0f, id = db > 0 ? 1.0f / db : 0.0f;
+        __m512 vid = _mm512_set1_ps(id);
+        /* round to nearest even (the MXCSR default); |x * id| <= 127 by construction */
+        __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
+        __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
+        _mm_storeu_si128((__m128i *)(q + 32 * b), _mm512_cvtsepi32_epi8(i0));
+        _mm_storeu_si128((__m128i *)(q + 32 * b + 16), _mm512_cvtsepi32_epi8(i1));
+        d[b] = db;
+        s[b] = db * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+    }
+}
+
+const fg_mm_kernels fg_mm_avx512 = {
+    .rows = {
+        [FG_DT_F32] = rows_f32, [FG_DT_F16] = rows_f16, [FG_DT_BF16] = rows_bf16,
+        [FG_DT_Q8_0] = rows_q8_0, [FG_DT_Q4_0] = rows_q4_0, [FG_DT_Q4_K] = rows_q4_k,
+        [FG_DT_Q5_K] = rows_q5_k, [FG_DT_Q6_K] = rows_q6_k,
+    },
+    .prep_bytes = prep_bytes,
+    .prep = prep,
+    .row_align = 4,
+};

@@ -480,9 +480,9 @@ static fg_status parse(gguf_impl *im)
     if ((st = rd_u64(&c, &n_tensors, "the header"))) return st;
     if ((st = rd_u64(&c, &n_kv, "the header"))) return st;
 
-    /* A key/value takes at least 8 (key length) + 1 (key) + 4 (type) + 1 (value) bytes;
+    /* A key/value takes at least 8 (key length) + 4 (type) + 1 (value) bytes;
      * a tensor info 8 + 1 + 4 + 8 + 4 + 8. Check before allocating. */
-    if (n_kv > left(&c) / 14)
+    if (n_kv > left(&c) / 13)
         return fg_error(FG_ERR_FORMAT, "%s: header claims %" PRIu64 " metadata keys but the file has only %"
                         PRIu64 " bytes left", path, n_kv, left(&c));
     if (n_tensors > left(&c) / 33)

@@ -262,7 +262,8 @@ static fg_status parse_file(st_impl *im, int fi)
     if (n < 2) return fg_error(FG_ERR_FORMAT, "%s: header of %" PRIu64 " bytes cannot hold a JSON object", path, n);
 
     const char *hdr = (const char *)f->data + 8;
-    cJSON *root = cJSON_ParseWithLength(hdr, (size_t)n);
+    const char *parse_end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(hdr, (size_t)n, &parse_end, false);
     if (!root) {
         const char *e = cJSON_GetErrorPtr();
         long at = (e && e >= hdr && e <= hdr + n) ? (long)(e - hdr) : -1;
@@ -270,6 +271,11 @@ static fg_status parse_file(st_impl *im, int fi)
     }
     fg_status st = FG_OK;
     if (!cJSON_IsObject(root)) st = fg_error(FG_ERR_FORMAT, "%s: header is not a JSON object", path);
+    /* writers may pad the header with spaces; anything else after the object is garbage */
+    for (const char *q = parse_end ? parse_end : hdr + n; !st && q < hdr + n; q++)
+        if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r')
+            st = fg_error(FG_ERR_FORMAT, "%s: header has bytes after its JSON object (at header byte %ld)", path,
+                          (long)(q - hdr));
 
     const uint8_t *data = f->data + 8 + n;
     uint64_t data_size = f->size - 8 - n;

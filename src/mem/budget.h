@@ -19,10 +19,12 @@
  * The fast path reads a few atomics and the clock; the kernel's figures are re-read when
  * the last refresh is older than refresh_ms, and always before refusing (a refusal is
  * decided on fresh figures). Allocated-but-untouched memory counts (it will be touched). */
+/* mem.h is included first (outside the guard): it includes probe.h, budget.h and
+ * timeline.h in dependency order, whichever of them a file names first. */
+#include "mem/mem.h"
+
 #ifndef FG_MEM_BUDGET_H
 #define FG_MEM_BUDGET_H
-
-#include "mem/probe.h"
 
 typedef enum fg_budget_source {
     FG_BUDGET_GIVEN = 0,

@@ -55,4 +55,9 @@ void fg_mem_account(fg_mem_tag tag, int64_t delta);
  * until reset with 0. */
 void fg_mem_fail_after(int64_t n);
 
+/* Kernel probes, mapped-weight registry and the breakdown; the budget; the timeline. */
+#include "mem/probe.h"
+#include "mem/budget.h"
+#include "mem/timeline.h"
+
 #endif

@@ -20,10 +20,12 @@
  *   sys     $FG_SYS_ROOT,    default "/sys": <sys>/block/zram<N>/{disksize,mm_stat}
  * An fg_probe_roots argument overrides the environment field by field (NULL fields
  * and a NULL pointer mean: environment, else default). */
+/* mem.h is included first (outside the guard): it includes probe.h, budget.h and
+ * timeline.h in dependency order, whichever of them a file names first. */
+#include "mem/mem.h"
+
 #ifndef FG_MEM_PROBE_H
 #define FG_MEM_PROBE_H
-
-#include "mem/mem.h"
 
 #define FG_MEM_UNLIMITED INT64_MAX
 

@@ -7,11 +7,12 @@
  * the largest RSS of those 2^k ticks: resolution halves, peaks are never lost, and an
  * hours-long run takes the same memory as a short one. Marks are a ring (the oldest
  * are dropped when full; the count of dropped marks is kept). */
+/* mem.h is included first (outside the guard): it includes probe.h, budget.h and
+ * timeline.h in dependency order, whichever of them a file names first. */
+#include "mem/mem.h"
+
 #ifndef FG_MEM_TIMELINE_H
 #define FG_MEM_TIMELINE_H
-
-#include "mem/budget.h"
-#include "mem/probe.h"
 
 typedef struct fg_mem_sample {
     int64_t t_us;          /* microseconds since the timeline was created */

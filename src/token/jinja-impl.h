@@ -88,8 +88,9 @@ typedef struct jj_tok {
     double f;
 } jj_tok;
 
-/* Tokenizes src (len bytes) into an arena array terminated by JT_EOF. */
-jj_tok *jj_lex(const char *src, size_t len, jj_arena *a, jj_err *e, size_t *n_out);
+/* Tokenizes src (len bytes) into an array in `tmp` terminated by JT_EOF; unescaped
+ * string literals go to `a` (they outlive the tokens, in the AST). */
+jj_tok *jj_lex(const char *src, size_t len, jj_arena *a, jj_arena *tmp, jj_err *e, size_t *n_out);
 
 /* ---- AST --------------------------------------------------------------------------- */
 typedef enum jj_node_kind {
@@ -198,6 +199,9 @@ _Noreturn void jj_rfail(jj_ctx *c, fg_status s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 void *jj_alloc(jj_ctx *c, size_t n);             /* fails the render on exhaustion */
+/* Charges work that allocates nothing (scans, compares) to the step budget: one step
+ * per KiB scanned, so repeating such work on large strings stays bounded too. */
+void jj_cost(jj_ctx *c, size_t bytes);
 void jj_buf_put(jj_ctx *c, jj_buf *b, const char *s, size_t n);
 void jj_buf_putc(jj_ctx *c, jj_buf *b, char ch);
 
@@ -268,6 +272,17 @@ jv jj_call_global(jj_ctx *c, int id, const jj_args *args);
 jv jj_call_method(jj_ctx *c, int id, jv self, const jj_args *args);
 /* Argument by position or keyword name; JV_UNDEF when not given. */
 jv jj_arg(const jj_args *a, size_t pos, const char *kw);
+/* Fails unless every keyword argument is one of the NULL-terminated names and there
+ * are at most max_pos positional ones. */
+void jj_check_args(jj_ctx *c, const jj_args *a, size_t max_pos, const char *what, const char *const *kw);
+
+/* String helpers shared by filters and methods (jinja_str.c). */
+enum { JJ_STRIP_BOTH, JJ_STRIP_LEFT, JJ_STRIP_RIGHT };
+jv jj_str_strip(jj_ctx *c, jv s, jv chars, int mode);     /* chars UNDEF/NONE: whitespace */
+/* mode: 'u' upper, 'l' lower, 't' title (str.title), 'c' capitalize (str.capitalize) */
+jv jj_str_case(jj_ctx *c, jv s, int mode);
+jv jj_str_replace(jj_ctx *c, jv s, jv old, jv repl, int64_t count);   /* count < 0: all */
+jv jj_want_str(jj_ctx *c, jv v, const char *what);       /* a string, else fails */
 
 /* ---- evaluation (jinja_eval.c) ---------------------------------------------------------- */
 /* Renders the program into c->out with the given global scope. */

@@ -22,7 +22,8 @@ typedef struct lexer {
     const char *src;
     size_t len, pos;
     int line;
-    jj_arena *arena;
+    jj_arena *arena;   /* string literals */
+    jj_arena *tmp;     /* the token array */
     jj_err *err;
     jj_tok *toks;
     size_t n, cap;
@@ -32,7 +33,7 @@ static jj_tok *push(lexer *L, jj_tok_kind kind, int line)
 {
     if (L->n == L->cap) {
         size_t cap = L->cap ? L->cap * 2 : 256;
-        jj_tok *t = jj_arena_alloc(L->arena, cap * sizeof *t);
+        jj_tok *t = jj_arena_alloc(L->tmp, cap * sizeof *t);
         if (!t) jj_fail(L->err, FG_ERR_NOMEM, 0, "out of memory while reading the template");
         if (L->n) memcpy(t, L->toks, L->n * sizeof *t);
         L->toks = t;
@@ -328,9 +329,9 @@ static bool try_raw(lexer *L, bool strip_after)
     jj_fail(L->err, FG_ERR_FORMAT, line, "unterminated '{%% raw %%}' block");
 }
 
-jj_tok *jj_lex(const char *src, size_t len, jj_arena *a, jj_err *e, size_t *n_out)
+jj_tok *jj_lex(const char *src, size_t len, jj_arena *a, jj_arena *tmp, jj_err *e, size_t *n_out)
 {
-    lexer L = { .src = src, .len = len, .line = 1, .arena = a, .err = e };
+    lexer L = { .src = src, .len = len, .line = 1, .arena = a, .tmp = tmp, .err = e };
     if (L.len > 0 && src[L.len - 1] == '\n') L.len--;   /* keep_trailing_newline=False */
     const char *s = src;
     while (L.pos < L.len) {

@@ -90,6 +90,13 @@ void *jj_alloc(jj_ctx *c, size_t n)
     return p;
 }
 
+void jj_cost(jj_ctx *c, size_t bytes)
+{
+    c->steps += bytes >> 10;
+    if (c->steps > c->max_steps)
+        jj_rfail(c, FG_ERR_BUDGET, "render exceeded its budget of %llu steps", (unsigned long long)c->max_steps);
+}
+
 void jj_buf_put(jj_ctx *c, jj_buf *b, const char *s, size_t n)
 {
     if (n == 0) return;
@@ -420,7 +427,7 @@ void jj_format_float(double f, char *buf, size_t cap)
         }
         OUT('e');
         OUT(exp < 0 ? '-' : '+');
-        char e[8];
+        char e[16];
         snprintf(e, sizeof e, "%02d", exp < 0 ? -exp : exp);
         for (char *q = e; *q; q++) OUT(*q);
     }

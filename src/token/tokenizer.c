@@ -1,6 +1,7 @@
 /* Tokenizer core: the compact vocabulary (piece blob, open-addressing hash, merge hash),
  * accessors, whole-sequence and streaming decode. Loaders: tokenizer_json.c,
  * tokenizer_gguf.c; encoding: tokenizer_encode.c. */
+#define _GNU_SOURCE /* qsort_r */
 #include "token/tokenizer-impl.h"
 
 #include <stdlib.h>

@@ -1,0 +1,129 @@
+/* matmul_bench: throughput of fg_matmul per dtype and instruction-set path.
+ *
+ *   decode (n = 1): GB/s of weights streamed, cycling over enough copies of the matrix
+ *                   (>= 256 MB) that every call reads from RAM, and that figure as a
+ *                   share of the machine's read bandwidth (fg_measure_read_bandwidth);
+ *   prefill (n = 64): GFLOP/s (2 * rows * cols * n per call) on one matrix.
+ * Shapes: 4864 x 896 and 8960 x 1536 (the Qwen2.5-0.5B / 1.5B MLP up-projections); for
+ * the K-quants, whose rows must be a multiple of 256, their transposes 896 x 4864 and
+ * 1536 x 8960 (the down-projections).
+ *
+ * Build (from the repository root, after `cmake --build build-kern --target frugal`):
+ *   gcc -O2 -Iinclude -Isrc bench/matmul_bench.c build-kern/libfrugal.a \
+ *       -lcjson -lpcre2-8 -lutf8proc -lpthread -lm -o build-kern/matmul_bench
+ * Run: build-kern/matmul_bench [threads] [isa]      (defaults: physical cores, best) */
+#include "core/core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static uint64_t rng = 88172645463325252ull;
+static float frand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((double)(rng >> 11) * 0x1p-53 * 2 - 1);
+}
+
+static void bench(fg_pool *pool, fg_dtype dt, int64_t rows, int64_t cols, double bw)
+{
+    size_t rb = fg_row_bytes(dt, cols), mb = rb * (size_t)rows;
+    int copies = (int)((256u << 20) / mb) + 1;
+    uint8_t *w = malloc(mb * (size_t)copies);
+    float *row = malloc(sizeof(float) * (size_t)cols);
+    const int n_pre = 64;
+    float *x = malloc(sizeof(float) * (size_t)(cols * n_pre));
+    float *y = malloc(sizeof(float) * (size_t)(rows * n_pre));
+    size_t ws = fg_matmul_work_size(dt, cols, n_pre);
+    void *work = ws ? malloc(ws) : NULL;
+    if (!w || !row || !x || !y || (ws && !work)) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t i = 0; i < cols; i++) row[i] = frand() * 0.05f;
+        fg_quantize_row(dt, row, w + (size_t)r * rb, cols);
+    }
+    for (int c = 1; c < copies; c++) memcpy(w + (size_t)c * mb, w, mb);
+    for (int64_t i = 0; i < cols * n_pre; i++) x[i] = frand();
+    fg_mat m = {.dtype = dt, .rows = rows, .cols = cols, .row_stride = rb, .data = w};
+
+    /* decode: one pass over every copy per round, best of 5 rounds */
+    double best = 1e30;
+    for (int round = 0; round < 5; round++) {
+        double t0 = now_s();
+        for (int c = 0; c < copies; c++) {
+            m.data = w + (size_t)c * mb;
+            fg_matmul(&m, x, 1, y, pool, work);
+        }
+        double dt1 = (now_s() - t0) / copies;
+        if (dt1 < best) best = dt1;
+    }
+    double gbs = (double)mb / best / 1e9;
+
+    /* prefill: n = 64 on one matrix, best of enough calls for ~0.3 s */
+    m.data = w;
+    double t0 = now_s();
+    fg_matmul(&m, x, n_pre, y, pool, work);
+    double one = now_s() - t0;
+    int reps = (int)(0.3 / (one > 1e-6 ? one : 1e-6)) + 1;
+    double bestp = 1e30;
+    for (int i = 0; i < reps; i++) {
+        t0 = now_s();
+        fg_matmul(&m, x, n_pre, y, pool, work);
+        double d = now_s() - t0;
+        if (d < bestp) bestp = d;
+    }
+    double gflops = 2.0 * (double)rows * (double)cols * n_pre / bestp / 1e9;
+    printf("%-6s %5lld x %-5lld %7.2f MB | n=1 %7.1f us %6.1f GB/s %5.1f%% | n=64 %8.2f ms %7.1f GFLOP/s\n",
+           fg_dtype_name(dt), (long long)rows, (long long)cols, (double)mb / 1e6, best * 1e6, gbs,
+           100.0 * gbs / bw, bestp * 1e3, gflops);
+    free(w);
+    free(row);
+    free(x);
+    free(y);
+    free(work);
+}
+
+int main(int argc, char **argv)
+{
+    int threads = argc > 1 ? atoi(argv[1]) : fg_physical_cores();
+    if (threads < 1) threads = 1;
+    if (argc > 2) {
+        fg_isa isa = FG_ISA_COUNT;
+        for (int i = 0; i < FG_ISA_COUNT; i++)
+            if (!strcmp(argv[2], fg_isa_name((fg_isa)i))) isa = (fg_isa)i;
+        if (fg_isa_force(isa) != FG_OK) {
+            fprintf(stderr, "matmul_bench: %s\n", fg_last_error());
+            return 1;
+        }
+    }
+    fg_pool *pool = NULL;
+    if (fg_pool_create(threads, &pool) != FG_OK) {
+        fprintf(stderr, "matmul_bench: %s\n", fg_last_error());
+        return 1;
+    }
+    double bw = fg_measure_read_bandwidth(pool, 512u << 20);
+    printf("threads %d, path %s, read bandwidth %.1f GB/s\n", threads, fg_isa_name(fg_isa_active()), bw);
+    const fg_dtype types[] = {FG_DT_F32, FG_DT_F16, FG_DT_BF16, FG_DT_Q8_0, FG_DT_Q4_0,
+                              FG_DT_Q4_K, FG_DT_Q5_K, FG_DT_Q6_K};
+    const char *only = getenv("BENCH_DTYPE");
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        if (only && fg_dtype_from_name(only) != types[i]) continue;
+        bool k = fg_dtype_get(types[i])->block_elems == 256;
+        bench(pool, types[i], k ? 896 : 4864, k ? 4864 : 896, bw);
+        bench(pool, types[i], k ? 1536 : 8960, k ? 8960 : 1536, bw);
+    }
+    fg_pool_free(pool);
+    return 0;
+}

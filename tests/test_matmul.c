@@ -1,0 +1,264 @@
+/* fg_matmul on every dtype x every instruction-set path this CPU has x token counts
+ * {1,2,3,7,16,33} x odd row counts, against a float64 reference computed here from the
+ * dequantized weights (so the reference is exact math on the weights as stored).
+ *
+ * Tolerances, per output y[t][r] = sum_i w_i x_i, with A = sum_i |w_i x_i|:
+ *   - float activations (the scalar path for every dtype, SIMD paths for F32/F16/BF16):
+ *     float32 accumulation of at most K = cols/8 + 32 terms per partial sum (16 lanes
+ *     or 8 partial sums, then the reduction), so |err| <= K * 2^-24 * A (the standard
+ *     gamma_K bound with u = 2^-24, doubled for the final cross-lane sums).
+ *   - int8 activations (SIMD paths for quantized weights): x is rounded per block of 32
+ *     to d * q with d = max|x_block| / 127, |x - d q| <= d / 2, so on top of the float
+ *     bound |err| <= sum_i |w_i| * d(i) / 2, computed exactly here.
+ * A layout or indexing bug moves results by O(A), orders of magnitude above both. */
+#include "testutil.h"
+#include "core/core.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng = 12345;
+static double urand(void) /* [0, 1) */
+{
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(rng >> 11) * 0x1p-53;
+}
+static float grand(void) /* roughly gaussian */
+{
+    return (float)((urand() + urand() + urand() + urand() - 2.0) * 1.7);
+}
+
+typedef struct {
+    fg_mat m;
+    uint8_t *bytes;
+    double *wd;   /* dequantized weights, [rows x cols] */
+} weights;
+
+static void make_weights(weights *w, fg_dtype dt, int64_t rows, int64_t cols)
+{
+    size_t rb = fg_row_bytes(dt, cols);
+    assert_true(rb > 0);
+    size_t stride = rb + 32; /* padded rows: kernels must honour row_stride */
+    w->bytes = malloc(stride * (size_t)rows);
+    w->wd = malloc(sizeof(double) * (size_t)(rows * cols));
+    float *row = malloc(sizeof(float) * (size_t)cols);
+    assert_non_null(w->bytes);
+    assert_non_null(w->wd);
+    assert_non_null(row);
+    memset(w->bytes, 0x5A, stride * (size_t)rows);
+    for (int64_t r = 0; r < rows; r++) {
+        float scale = 0.05f * (float)(1 + r % 7);
+        for (int64_t i = 0; i < cols; i++) row[i] = grand() * scale;
+        if (r % 5 == 1) row[0] = 2.5f; /* an outlier */
+        fg_quantize_row(dt, row, w->bytes + (size_t)r * stride, cols);
+        fg_dequant_row(dt, w->bytes + (size_t)r * stride, row, cols);
+        for (int64_t i = 0; i < cols; i++) w->wd[r * cols + i] = row[i];
+    }
+    free(row);
+    w->m = (fg_mat){.dtype = dt, .rows = rows, .cols = cols, .row_stride = stride, .data = w->bytes};
+}
+
+static void free_weights(weights *w)
+{
+    free(w->bytes);
+    free(w->wd);
+}
+
+static float *make_x(int n, int64_t cols)
+{
+    float *x = malloc(sizeof(float) * (size_t)(n * cols));
+    assert_non_null(x);
+    for (int t = 0; t < n; t++)
+        for (int64_t i = 0; i < cols; i++) {
+            float v = grand();
+            if (i % 97 == 3) v *= 20;      /* activation outliers */
+            if (t % 3 == 2 && i < 40) v = 0; /* an all-zero block */
+            x[(size_t)t * cols + i] = v;
+        }
+    return x;
+}
+
+static bool quant_activations(fg_isa isa, fg_dtype dt)
+{
+    return isa != FG_ISA_SCALAR && dt >= FG_DT_Q8_0;
+}
+
+/* Runs one case on the active path; returns the worst err / tolerance. */
+static double check_case(const weights *w, const float *x, int n, fg_pool *pool, fg_isa isa, const char *what)
+{
+    const int64_t rows = w->m.rows, cols = w->m.cols;
+    size_t ws = fg_matmul_work_size(w->m.dtype, cols, n);
+    void *work = ws ? malloc(ws) : NULL;
+    float *y = malloc(sizeof(float) * (size_t)(n * rows));
+    assert_non_null(y);
+    for (size_t i = 0; i < (size_t)(n * rows); i++) y[i] = NAN;
+    fg_matmul(&w->m, x, n, y, pool, work);
+    double worst = 0;
+    bool qa = quant_activations(isa, w->m.dtype);
+    for (int t = 0; t < n; t++) {
+        const float *xt = x + (size_t)t * cols;
+        double dblk[4096 / 32 + 1];
+        for (int64_t b = 0; b < cols / 32; b++) {
+            float amax = 0;
+            for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(xt[32 * b + i]));
+            dblk[b] = amax / 127.0;
+        }
+        for (int64_t r = 0; r < rows; r++) {
+            const double *wr = w->wd + r * cols;
+            double ref = 0, a = 0, qb = 0;
+            for (int64_t i = 0; i < cols; i++) {
+                ref += wr[i] * xt[i];
+                a += fabs(wr[i] * xt[i]);
+                if (qa) qb += fabs(wr[i]) * dblk[i / 32] / 2;
+            }
+            double tol = (double)(cols / 8 + 32) * 0x1p-24 * a * 2 + qb * 1.0001 + 1e-30;
+            double got = y[(size_t)t * rows + r];
+            double err = fabs(got - ref);
+            if (!(err <= tol))
+                fail_msg("%s: y[%d][%lld] = %.9g, reference %.9g, err %.3g > tol %.3g", what, t, (long long)r, got,
+                         ref, err, tol);
+            if (err / tol > worst) worst = err / tol;
+        }
+    }
+    free(y);
+    free(work);
+    return worst;
+}
+
+static const fg_dtype all_dtypes[] = {FG_DT_F32, FG_DT_F16, FG_DT_BF16, FG_DT_Q8_0,
+                                      FG_DT_Q4_0, FG_DT_Q4_K, FG_DT_Q5_K, FG_DT_Q6_K};
+
+static void test_all_paths(void **state)
+{
+    (void)state;
+    const int ns[] = {1, 2, 3, 7, 16, 33};
+    const int64_t row_counts[] = {1, 5, 37};
+    fg_pool *pool3 = NULL;
+    assert_int_equal(fg_pool_create(3, &pool3), FG_OK);
+    int paths = 0;
+    for (int isa = 0; isa < FG_ISA_COUNT; isa++) {
+        if (!fg_isa_supported((fg_isa)isa)) continue;
+        paths++;
+        assert_int_equal(fg_isa_force((fg_isa)isa), FG_OK);
+        assert_int_equal(fg_isa_active(), isa);
+        for (size_t d = 0; d < sizeof all_dtypes / sizeof all_dtypes[0]; d++) {
+            fg_dtype dt = all_dtypes[d];
+            int be = fg_dtype_get(dt)->block_elems;
+            /* column counts: odd ones and a vector tail for floats, an odd block count
+             * for the 32-blocks, one and three super-blocks for K-quants */
+            int64_t cols_list[3];
+            if (be == 1) {
+                cols_list[0] = 7; cols_list[1] = 100; cols_list[2] = 512;
+            } else if (be == 32) {
+                cols_list[0] = 32; cols_list[1] = 96; cols_list[2] = 512;
+            } else {
+                cols_list[0] = 256; cols_list[1] = 768; cols_list[2] = 512;
+            }
+            double worst = 0;
+            for (int ci = 0; ci < 3; ci++)
+                for (int ri = 0; ri < 3; ri++) {
+                    weights w;
+                    make_weights(&w, dt, row_counts[ri], cols_list[ci]);
+                    for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+                        float *x = make_x(ns[ni], cols_list[ci]);
+                        char what[128];
+                        snprintf(what, sizeof what, "%s %s rows %lld cols %lld n %d", fg_isa_name((fg_isa)isa),
+                                 fg_dtype_name(dt), (long long)row_counts[ri], (long long)cols_list[ci], ns[ni]);
+                        double e = check_case(&w, x, ns[ni], (ni & 1) ? pool3 : NULL, (fg_isa)isa, what);
+                        if (e > worst) worst = e;
+                        free(x);
+                    }
+                    free_weights(&w);
+                }
+            printf("  %-7s %-5s worst err/tol %.3f\n", fg_isa_name((fg_isa)isa), fg_dtype_name(dt), worst);
+        }
+    }
+    assert_true(paths >= 1);
+    fg_pool_free(pool3);
+}
+
+/* Long rows and many tokens: token blocking and large K, every path, 2 threads. */
+static void test_large(void **state)
+{
+    (void)state;
+    fg_pool *pool = NULL;
+    assert_int_equal(fg_pool_create(2, &pool), FG_OK);
+    for (int isa = 0; isa < FG_ISA_COUNT; isa++) {
+        if (!fg_isa_supported((fg_isa)isa)) continue;
+        assert_int_equal(fg_isa_force((fg_isa)isa), FG_OK);
+        for (size_t d = 0; d < sizeof all_dtypes / sizeof all_dtypes[0]; d++) {
+            weights w;
+            make_weights(&w, all_dtypes[d], 11, 4096);
+            float *x = make_x(70, 4096);
+            char what[64];
+            snprintf(what, sizeof what, "%s %s large", fg_isa_name((fg_isa)isa), fg_dtype_name(all_dtypes[d]));
+            check_case(&w, x, 70, pool, (fg_isa)isa, what);
+            free(x);
+            free_weights(&w);
+        }
+    }
+    fg_pool_free(pool);
+}
+
+static void test_dispatch(void **state)
+{
+    (void)state;
+    assert_true(fg_isa_supported(FG_ISA_SCALAR));
+    assert_string_equal(fg_isa_name(FG_ISA_AVX512), "avx512");
+    assert_string_equal(fg_isa_name(FG_ISA_COUNT), "?");
+    assert_int_equal(fg_isa_force(FG_ISA_COUNT), FG_ERR_ARG);
+#if defined(__x86_64__)
+    assert_false(fg_isa_supported(FG_ISA_NEON));
+    assert_int_equal(fg_isa_force(FG_ISA_NEON), FG_ERR_UNSUPPORTED);
+    assert_true(strstr(fg_last_error(), "neon") != NULL);
+#endif
+    assert_int_equal(fg_isa_force(FG_ISA_SCALAR), FG_OK);
+    assert_int_equal(fg_isa_active(), FG_ISA_SCALAR);
+    /* float weights never need scratch; quantized ones need it for any SIMD path */
+    assert_int_equal(fg_matmul_work_size(FG_DT_F32, 512, 8), 0);
+    assert_int_equal(fg_matmul_work_size(FG_DT_Q8_0, 100, 8), 0); /* not a block multiple */
+    if (fg_isa_supported(FG_ISA_AVX2) || fg_isa_supported(FG_ISA_AVX512) || fg_isa_supported(FG_ISA_NEON))
+        assert_true(fg_matmul_work_size(FG_DT_Q4_K, 512, 8) >= 8 * 512);
+}
+
+/* Without a work buffer the SIMD paths fall back to the exact (scalar) computation;
+ * invalid shapes yield NaN rather than reading out of bounds. */
+static void test_fallbacks(void **state)
+{
+    (void)state;
+    weights w;
+    make_weights(&w, FG_DT_Q4_K, 9, 512);
+    float *x = make_x(3, 512);
+    float y0[27], y1[27];
+    assert_int_equal(fg_isa_force(FG_ISA_SCALAR), FG_OK);
+    fg_matmul(&w.m, x, 3, y0, NULL, NULL);
+    for (int isa = 1; isa < FG_ISA_COUNT; isa++) {
+        if (!fg_isa_supported((fg_isa)isa)) continue;
+        assert_int_equal(fg_isa_force((fg_isa)isa), FG_OK);
+        fg_matmul(&w.m, x, 3, y1, NULL, NULL);
+        assert_memory_equal(y0, y1, sizeof y0);
+    }
+    fg_mat bad = w.m;
+    bad.cols = 500; /* not a multiple of 256 */
+    fg_matmul(&bad, x, 3, y1, NULL, NULL);
+    for (int i = 0; i < 27; i++) assert_true(isnan(y1[i]));
+    bad = w.m;
+    bad.row_stride = 10; /* shorter than a row */
+    fg_matmul(&bad, x, 3, y1, NULL, NULL);
+    for (int i = 0; i < 27; i++) assert_true(isnan(y1[i]));
+    free(x);
+    free_weights(&w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dispatch),
+        cmocka_unit_test(test_fallbacks),
+        cmocka_unit_test(test_all_paths),
+        cmocka_unit_test(test_large),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
