@@ -6,7 +6,7 @@
 #   bench/memory_run.sh [MODEL] [extra frugal run options]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-frugal=build/frugal
+frugal=${FRUGAL:-build/frugal}
 model=${1:-models/qwen2.5-0.5b-f16.gguf}
 shift || true
 if [ ! -f "$model" ]; then

@@ -1,8 +1,8 @@
 /* The synthetic-model generator (docs/SYNTHETIC-SPEC.md) against independent data:
- * - the spec's fingerprints (tests/data/synthetic/*.fingerprint.json) from the value
+ * - the spec's fingerprints (tests/data/synthetic/NAME.fingerprint.json) from the value
  *   streams and from the files written by `frugal synth` ($FG_TEST_MODELS);
  * - the qwen2-q256 GGUF against the llama.cpp-quantized copies of the reference file
- *   (tests/data/golden/*.gguf.xz): F32 tensors (norms, biases) byte for byte, Q8_0
+ *   (tests/data/golden/qwen2-q256-TYPE.gguf.xz): F32 tensors (norms, biases) byte for byte, Q8_0
  *   weights within the quantization step, tokenizer arrays and hyperparameters equal;
  * - the llama q/k row permutation and llama3 rope factors, recomputed here;
  * - F16/BF16 rounding of every element, against a reference rounding written here;
@@ -753,8 +753,8 @@ static void test_write_errors(void **state)
     fg_gguf_close(g);
     unlink(out);
 
-    const char *sets3[] = {"vocab_size=151000", "num_hidden_layers=1"};
-    assert_int_equal(fg_synth_config_load(test_data_path("synthetic/qwen2-tiny.json"), sets3, 2, &c), FG_OK);
+    const char *sets3[] = {"vocab_size=151000", "num_hidden_layers=1", "bos_token_id=0", "eos_token_id=0"};
+    assert_int_equal(fg_synth_config_load(test_data_path("synthetic/qwen2-tiny.json"), sets3, 4, &c), FG_OK);
     assert_int_equal(fg_synth_write_model(&c, out, FG_SYNTH_GGUF, FG_DT_F32, tok, NULL, NULL), FG_ERR_ARG);
     assert_non_null(strstr(fg_last_error(), "vocab_cut"));
     struct stat st;
@@ -770,7 +770,7 @@ static void test_write_errors(void **state)
     snprintf(out, sizeof out, "%s/m.gguf", dir);
     assert_int_equal(fg_synth_write_model(&c, out, FG_SYNTH_GGUF, FG_DT_F32, dir, NULL, NULL), FG_ERR_IO);
     assert_int_not_equal(stat(out, &st), 0);
-    /* HF into /dev/full: every file fails; the directory created for it is removed */
+    /* HF without a tokenizer: config.json and model.safetensors only */
     snprintf(out, sizeof out, "%s/hf", dir);
     assert_int_equal(fg_synth_write_model(&c, out, FG_SYNTH_HF, FG_DT_F32, NULL, NULL, NULL), FG_OK);
     assert_int_equal(stat(out, &st), 0);

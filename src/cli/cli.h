@@ -16,7 +16,10 @@ typedef struct cli_command {
 
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
 
 /* Prints "frugal: <message>" (one line) to stderr; returns the exit code 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -29,5 +32,20 @@ bool cli_parse_int(const char *s, long long lo, long long hi, long long *out);
 bool cli_parse_size(const char *s, uint64_t *out);
 /* Human-readable byte count, e.g. "1.23 GiB". */
 const char *cli_bytes(uint64_t n, char *buf, size_t size);
+
+/* ---- shared by run, chat, bench, suite children ---------------------------------- */
+#include "model/model.h"
+#include "sample/generate.h"
+#include "token/token.h"
+
+/* The tokenizer that belongs with a loaded model (GGUF metadata or the HF directory's
+ * tokenizer.json). */
+fg_status cli_load_tokenizer(const fg_model *m, fg_tokenizer **out);
+
+/* Sampling options: --temp, --top-k, --top-p, --min-p, --repeat-penalty, --seed.
+ * If argv[*i] is one of them, consumes it (and its value), fills p and returns 1;
+ * returns 0 if it is not a sampling option, -1 after printing an error. */
+int cli_sampling_option(int argc, char **argv, int *i, fg_sampler_params *p);
+const char *cli_sampling_help(void);
 
 #endif

@@ -1,7 +1,8 @@
-/* frugal run MODEL --ids 1,2,3 -n N [--top-logits K [--json]]: evaluates a prompt of
- * token ids and generates greedily. With --top-logits, prints for every prompt position
- * the top-K (id, logit) pairs of the next-token distribution and its logsumexp (the
- * shape of the golden files' `reference` entries). */
+/* frugal run MODEL (--ids 1,2,3 | -p TEXT) [-n N]: evaluates a prompt and generates.
+ * With --ids, generated ids are printed; with -p, the continuation streams as text.
+ * With --top-logits, prints for every prompt position the top-K (id, logit) pairs of
+ * the next-token distribution and its logsumexp (the shape of the golden files'
+ * `reference` entries). Greedy unless sampling options say otherwise. */
 #include "cli/cli.h"
 #include "mem/mem.h"
 #include "model/model.h"
@@ -17,19 +18,57 @@ typedef struct run_opts {
     int32_t *ids;
     int64_t n_ids;
     long long n_gen, top_k, n_ctx, threads, batch;
-    bool json;
+    bool json, verbose, no_special;
+    const char *text;
+    fg_sampler_params sp;
 } run_opts;
 
 static void usage(void)
 {
-    printf("usage: frugal run MODEL --ids ID,ID,... [-n N] [options]\n"
-           "  --ids LIST        prompt token ids, comma-separated\n"
-           "  -n N              tokens to generate greedily (default 16)\n"
+    printf("usage: frugal run MODEL (--ids ID,ID,... | -p TEXT) [-n N] [options]\n"
+           "  --ids LIST        prompt token ids, comma-separated (generated ids are printed)\n"
+           "  -p, --prompt TEXT prompt text (special tokens written literally are parsed;\n"
+           "                    the continuation streams as text); '-' reads stdin\n"
+           "  --no-special      do not parse special tokens in the prompt text\n"
+           "  -n N              tokens to generate (default 16 with --ids, 128 with -p)\n"
            "  --top-logits K    print the top-K logits and logsumexp at every prompt position\n"
            "  --json            machine-readable output\n"
            "  --ctx N           context size (default min(trained, 4096))\n"
            "  --batch N         prefill chunk (default 256)\n"
-           "  --threads N       threads (default: physical cores)\n");
+           "  --threads N       threads (default: physical cores)\n"
+           "  -v, --verbose     timings and memory on stderr\n%s", cli_sampling_help());
+}
+
+static bool emit_text(const char *text, size_t len, int32_t id, void *user)
+{
+    (void)id;
+    (void)user;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return true;
+}
+
+/* Reads all of stdin (byte-exact). */
+static char *read_stdin(size_t *len)
+{
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n - 1, stdin);
+        n += r;
+        if (r == 0) break;
+        if (n + 1 == cap) {
+            char *nb = cap < (1u << 30) ? realloc(buf, cap *= 2) : NULL;
+            if (!nb) {
+                free(buf);
+                return NULL;
+            }
+            buf = nb;
+        }
+    }
+    if (buf) buf[n] = 0;
+    *len = n;
+    return buf;
 }
 
 static bool parse_ids(const char *s, run_opts *o)
@@ -85,9 +124,17 @@ static int32_t argmax(const float *row, int64_t n)
 
 int cmd_run(int argc, char **argv)
 {
-    run_opts o = {.n_gen = 16, .top_k = 0, .n_ctx = 0, .threads = 0, .batch = 256};
+    run_opts o = {.n_gen = -1, .top_k = 0, .n_ctx = 0, .threads = 0, .batch = 256};
+    o.sp = fg_sampler_default_params();
+    o.sp.temperature = 0;
     int rc = 1;
+    char *stdin_text = NULL;
+    fg_tokenizer *tok = NULL;
+    fg_sampler *smp = NULL;
     for (int i = 1; i < argc; i++) {
+        int so = cli_sampling_option(argc, argv, &i, &o.sp);
+        if (so < 0) goto out;
+        if (so > 0) continue;
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -116,6 +163,13 @@ int cmd_run(int argc, char **argv)
         } else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
             NEED_VALUE();
             if (!cli_parse_int(v, 1, 1024, &o.threads)) { cli_fail("run: --threads wants 1..1024, got '%s'", v); goto out; }
+        } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
+            NEED_VALUE();
+            o.text = v;
+        } else if (!strcmp(a, "--no-special")) {
+            o.no_special = true;
+        } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+            o.verbose = true;
         } else if (!strcmp(a, "--json")) {
             o.json = true;
         } else if (a[0] == '-' && a[1]) {
@@ -130,7 +184,10 @@ int cmd_run(int argc, char **argv)
 #undef NEED_VALUE
     }
     if (!o.model) { cli_fail("run: no model given (usage: frugal run MODEL --ids 1,2,3)"); goto out; }
-    if (!o.ids) { cli_fail("run: no prompt given (--ids)"); goto out; }
+    if (!o.ids && !o.text) { cli_fail("run: no prompt given (--ids or -p)"); goto out; }
+    if (o.ids && o.text) { cli_fail("run: give either --ids or -p, not both"); goto out; }
+    if (o.n_gen < 0) o.n_gen = o.text ? 128 : 16;
+    if (o.json && o.text) { cli_fail("run: --json goes with --ids (use `frugal tokenize` to get ids)"); goto out; }
 
     fg_model_params mp = fg_model_default_params();
     mp.n_threads = (int)o.threads;
@@ -140,6 +197,23 @@ int cmd_run(int argc, char **argv)
     fg_status st = fg_model_load(o.model, &mp, &m);
     if (st) { cli_fail_status(st, "cannot load %s", o.model); goto out; }
     const fg_hparams *hp = fg_model_hparams(m);
+    if (o.text) {
+        if ((st = cli_load_tokenizer(m, &tok))) { cli_fail_status(st, "cannot load the tokenizer of %s", o.model); goto done; }
+        const char *txt = o.text;
+        size_t len = strlen(txt);
+        if (!strcmp(txt, "-")) {
+            if (!(stdin_text = read_stdin(&len))) { cli_fail("run: cannot read the prompt from stdin"); goto done; }
+            txt = stdin_text;
+        }
+        size_t n = 0;
+        if ((st = fg_tok_encode_alloc(tok, txt, len, !o.no_special, fg_tok_add_bos_default(tok), &o.ids, &n))) {
+            o.ids = NULL;
+            cli_fail_status(st, "cannot tokenize the prompt");
+            goto done;
+        }
+        o.n_ids = (int64_t)n;
+        if (n == 0) { cli_fail("run: the prompt is empty"); goto done; }
+    }
     fg_session_params sp = fg_session_default_params();
     sp.n_ctx = o.n_ctx;
     sp.n_batch = (int)o.batch;
@@ -182,14 +256,34 @@ int cmd_run(int argc, char **argv)
         if (o.json) printf("]");
         /* the next token's logits are those of the prompt's last position */
         memmove(logits, logits + ((o.n_ids - 1) % LOGIT_CHUNK) * hp->n_vocab, (size_t)hp->n_vocab * sizeof(float));
-    } else if ((st = fg_session_eval(s, o.ids, o.n_ids, FG_LOGITS_LAST, logits))) {
+    }
+    if ((st = fg_sampler_create(&o.sp, hp->n_vocab, &smp))) { cli_fail_status(st, "sampler"); goto done; }
+    if (o.text) {
+        fg_gen_params gp = {.max_tokens = o.n_gen, .stop_at_eog = true, .skip_special = false};
+        fg_gen_result res;
+        if ((st = fg_generate(s, tok, smp, o.ids, o.n_ids, &gp, emit_text, NULL, &res))) {
+            printf("\n");
+            cli_fail_status(st, "generation failed");
+            goto done;
+        }
+        printf("\n");
+        if (o.verbose)
+            fprintf(stderr, "prompt %lld tokens in %.3f s (%.1f tok/s); generated %lld in %.3f s (%.1f tok/s); finish: %s\n",
+                    (long long)res.n_prompt, res.t_prefill_s, (double)(res.n_prompt - res.n_cached) / (res.t_prefill_s > 0 ? res.t_prefill_s : 1),
+                    (long long)res.n_generated, res.t_decode_s,
+                    res.n_generated > 1 && res.t_decode_s > 0 ? (double)(res.n_generated - 1) / res.t_decode_s : 0.0,
+                    fg_finish_name(res.finish));
+        rc = 0;
+        goto done;
+    }
+    if (!o.top_k && (st = fg_session_eval(s, o.ids, o.n_ids, FG_LOGITS_LAST, logits))) {
         cli_fail_status(st, "evaluation failed");
         goto done;
     }
     if (o.json) printf(",\"greedy\":[");
     else if (o.n_gen) printf("greedy:");
     for (long long i = 0; i < o.n_gen; i++) {
-        int32_t next = argmax(logits, hp->n_vocab);
+        int32_t next = o.sp.temperature > 0 ? fg_sampler_sample(smp, logits) : argmax(logits, hp->n_vocab);
         printf(o.json ? "%s%d" : "%s%d", o.json && i ? "," : (o.json ? "" : " "), next);
         fflush(stdout);
         if (i + 1 < o.n_gen && (st = fg_session_eval(s, &next, 1, FG_LOGITS_LAST, logits))) {
@@ -201,10 +295,14 @@ int cmd_run(int argc, char **argv)
     printf(o.json ? "]}\n" : "\n");
     rc = 0;
 done:
+    fg_sampler_free(smp);
+    fg_tok_free(tok);
+    free(stdin_text);
     fg_free(logits);
     fg_session_free(s);
     fg_model_free(m);
 out:
-    free(o.ids);
+    if (o.text) fg_free(o.ids);
+    else free(o.ids);
     return rc;
 }

@@ -205,7 +205,7 @@ int cmd_synth(int argc, char **argv)
 #undef OPT
     }
     if (n_pos < 2) {
-        usage(stderr);
+        cli_fail("synth: needs CONFIG (or a shape) and OUT (try `frugal synth --help`)");
         goto out;
     }
 
@@ -245,7 +245,7 @@ int cmd_synth(int argc, char **argv)
     fg_synth_config cfg;
     fg_status s = fg_synth_config_load(pos[0], sets, n_sets, &cfg);
     if (s) {
-        cli_fail_status(s, "synth: bad config %s", pos[0]);
+        cli_fail("synth: %s", fg_last_error());   /* the message names the config */
         goto out;
     }
 
@@ -268,7 +268,7 @@ int cmd_synth(int argc, char **argv)
     s = fg_synth_write_model(&cfg, pos[1], fmt, dt, no_tok ? NULL : tok, tty ? on_progress : NULL, &pr);
     if (tty && pr.last_pct >= 0) fprintf(stderr, "\n");
     if (s) {
-        cli_fail_status(s, "synth: cannot write %s", pos[1]);
+        cli_fail("synth: %s", fg_last_error());   /* the message names the file */
         goto out;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);

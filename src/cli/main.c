@@ -8,8 +8,11 @@
 
 static const cli_command commands[] = {
     {"inspect", cmd_inspect, "show a model's architecture, hyperparameters and tensors"},
+    {"chat", cmd_chat, "chat with a model, using its own chat template"},
     {"run", cmd_run, "run a model on a prompt (token ids or text) and generate"},
+    {"serve", cmd_serve, "serve a model: OpenAI-compatible API, metrics and a chat page"},
     {"synth", cmd_synth, "write a synthetic random-weight model (HF directory or GGUF) from a config"},
+    {"tokenize", cmd_tokenize, "print the token ids (or pieces) of a text with a model's tokenizer"},
 };
 
 int cli_fail(const char *fmt, ...)

@@ -17,18 +17,19 @@ typedef struct fg_mm_task {
     const float *x;      /* [n x cols] float32 */
     int n;
     float *y;            /* [n x rows] */
-    const uint8_t *xq;   /* prepared activations: token t at xq + t * xq_stride */
-    size_t xq_stride;
+    uint8_t *xq;         /* prepared activations (layout chosen by the path) */
+    size_t xq_stride;    /* per-token layouts: bytes from token t to t + 1 */
 } fg_mm_task;
 
 typedef void (*fg_mm_rows_fn)(const fg_mm_task *t, int64_t r0, int64_t r1);
 
 typedef struct fg_mm_kernels {
     fg_mm_rows_fn rows[FG_DT_COUNT];
-    /* Bytes of prepared activations per token (0: uses float X). Called only for dtypes
-     * with a kernel; cols is a multiple of the block size. */
-    size_t (*prep_bytes)(fg_dtype dt, int64_t cols);
-    void (*prep)(fg_dtype dt, const float *x, int64_t cols, uint8_t *dst);
+    /* Bytes of prepared activations for n tokens (0: the kernel uses float X), and the
+     * preparation itself, run on every pool thread (ith of nth) into t->xq. Called only
+     * for dtypes with a kernel; cols is a multiple of the block size. */
+    size_t (*prep_bytes)(fg_dtype dt, int64_t cols, int n);
+    void (*prep)(const fg_mm_task *t, int ith, int nth);
     int row_align;       /* threads get row ranges that are multiples of this */
 } fg_mm_kernels;
 
@@ -57,8 +58,18 @@ static inline bool fg_dtype_is_quant(fg_dtype dt) { return dt >= FG_DT_Q8_0 && d
 /* Portable (scalar) xq conversion of one row, for paths without a vector version. */
 void fg_xq_prep_ref(const float *x, int64_t cols, uint8_t *dst);
 
-/* Prepared activations are 64-byte aligned per token. */
+/* Per-token xq rows in the work buffer are 64-byte aligned. */
 #define FG_MM_ALIGN 64
+static inline size_t fg_xq_stride(int64_t cols) { return (fg_xq_bytes(cols) + FG_MM_ALIGN - 1) / FG_MM_ALIGN * FG_MM_ALIGN; }
 static inline size_t fg_mm_round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+#if defined(FG_ARCH_X86)
+/* AVX-512 prefill for quantized weights with tokens in the vector lanes
+ * (matmul_tok_avx512.c), used by fg_mm_avx512 when n >= FG_TOK_MIN_N. */
+#define FG_TOK_MIN_N 12
+size_t fg_tok_avx512_bytes(int64_t cols, int n);
+void fg_tok_avx512_prep(const fg_mm_task *t, int ith, int nth);
+void fg_tok_avx512_rows(const fg_mm_task *t, int64_t r0, int64_t r1);
+#endif
 
 #endif

@@ -172,10 +172,10 @@ fg_status fg_isa_force(fg_isa isa)
 
 /* ---- fg_matmul ---------------------------------------------------------------------- */
 
-static size_t prep_stride(const fg_mm_kernels *k, fg_dtype dt, int64_t cols)
+static size_t prep_size(const fg_mm_kernels *k, fg_dtype dt, int64_t cols, int n)
 {
     if (!k->rows[dt] || !k->prep_bytes) return 0;
-    return fg_mm_round_up(k->prep_bytes(dt, cols), FG_MM_ALIGN);
+    return k->prep_bytes(dt, cols, n);
 }
 
 size_t fg_matmul_work_size(fg_dtype dt, int64_t cols, int n)
@@ -186,10 +186,10 @@ size_t fg_matmul_work_size(fg_dtype dt, int64_t cols, int n)
     size_t best = 0;
     for (int i = 0; i < FG_ISA_COUNT; i++) {
         if (!fg_isa_supported((fg_isa)i)) continue;
-        size_t s = prep_stride(isa_kernels((fg_isa)i), dt, cols);
+        size_t s = prep_size(isa_kernels((fg_isa)i), dt, cols, n);
         if (s > best) best = s;
     }
-    return best ? best * (size_t)n + FG_MM_ALIGN : 0; /* + slack to align `work` */
+    return best ? best + FG_MM_ALIGN : 0; /* + slack to align `work` */
 }
 
 typedef struct {
@@ -202,10 +202,7 @@ typedef struct {
 static void prep_job(void *arg, int ith, int nth)
 {
     const mm_job *j = arg;
-    const fg_mm_task *t = &j->task;
-    for (int i = ith; i < t->n; i += nth)
-        j->k->prep(t->w->dtype, t->x + (size_t)i * t->w->cols, t->w->cols,
-                   (uint8_t *)t->xq + (size_t)i * t->xq_stride);
+    j->k->prep(&j->task, ith, nth);
 }
 
 static void rows_job(void *arg, int ith, int nth)
@@ -241,14 +238,14 @@ void fg_matmul(const fg_mat *w, const float *x, int n, float *y, fg_pool *pool, 
         j.k = &fg_mm_scalar;
         j.fn = scalar_rows;
     }
-    j.task.xq_stride = prep_stride(j.k, w->dtype, w->cols);
-    if (j.task.xq_stride) {
+    size_t need = prep_size(j.k, w->dtype, w->cols, n);
+    if (need) {
         if (!work) { /* the caller must pass fg_matmul_work_size bytes: use the exact path */
             j.k = &fg_mm_scalar;
             j.fn = scalar_rows;
-            j.task.xq_stride = 0;
         } else {
-            j.task.xq = (const uint8_t *)fg_mm_round_up((size_t)(uintptr_t)work, FG_MM_ALIGN);
+            j.task.xq = (uint8_t *)fg_mm_round_up((size_t)(uintptr_t)work, FG_MM_ALIGN);
+            j.task.xq_stride = fg_xq_stride(w->cols);
         }
     }
     int nth = pool ? fg_pool_size(pool) : 1;

@@ -415,22 +415,41 @@ INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
     XQ_STORE();
 }
 
-#define XQ_BYTES ((size_t)fg_mm_round_up(fg_xq_bytes(tk->w->cols), FG_MM_ALIGN))
-DEFINE_ROWS(rows_q8_0, q8_0_tile, XQ_BYTES)
-DEFINE_ROWS(rows_q4_0, q4_0_tile, XQ_BYTES)
-DEFINE_ROWS(rows_q4_k, q4_k_tile, XQ_BYTES)
-DEFINE_ROWS(rows_q5_k, q5_k_tile, XQ_BYTES)
-DEFINE_ROWS(rows_q6_k, q6_k_tile, XQ_BYTES)
+#define XQ_BYTES (tk->xq_stride)
+DEFINE_ROWS(rows_q8_0_direct, q8_0_tile, XQ_BYTES)
+DEFINE_ROWS(rows_q4_0_direct, q4_0_tile, XQ_BYTES)
+DEFINE_ROWS(rows_q4_k_direct, q4_k_tile, XQ_BYTES)
+DEFINE_ROWS(rows_q5_k_direct, q5_k_tile, XQ_BYTES)
+DEFINE_ROWS(rows_q6_k_direct, q6_k_tile, XQ_BYTES)
+
+/* Few tokens: the row tiles above; many: tokens in the vector lanes (prefill). */
+#define ROWS_QUANT(name, direct)                                                              \
+    static void name(const fg_mm_task *tk, int64_t r0, int64_t r1)                            \
+    {                                                                                         \
+        if (tk->n >= FG_TOK_MIN_N)                                                            \
+            fg_tok_avx512_rows(tk, r0, r1);                                                   \
+        else                                                                                  \
+            direct(tk, r0, r1);                                                               \
+    }
+ROWS_QUANT(rows_q8_0, rows_q8_0_direct)
+ROWS_QUANT(rows_q4_0, rows_q4_0_direct)
+ROWS_QUANT(rows_q4_k, rows_q4_k_direct)
+ROWS_QUANT(rows_q5_k, rows_q5_k_direct)
+ROWS_QUANT(rows_q6_k, rows_q6_k_direct)
 
 /* ---- activation quantization ---------------------------------------------------------------- */
 
-static size_t prep_bytes(fg_dtype dt, int64_t cols) { return fg_dtype_is_quant(dt) ? fg_xq_bytes(cols) : 0; }
+static size_t prep_bytes(fg_dtype dt, int64_t cols, int n)
+{
+    if (!fg_dtype_is_quant(dt)) return 0;
+    if (n >= FG_TOK_MIN_N) return fg_tok_avx512_bytes(cols, n);
+    return fg_xq_stride(cols) * (size_t)n;
+}
 
 /* xq of one row: per block of 32, d = max|x| / 127, q = round(x / d) (by x * (1/d)),
  * s = d * sum(q). */
-static void prep(fg_dtype dt, const float *x, int64_t cols, uint8_t *dst)
+static void xq_row(const float *x, int64_t cols, uint8_t *dst)
 {
-    (void)dt;
     int8_t *q = (int8_t *)dst;
     float *d = (float *)(dst + cols), *s = d + cols / 32;
     const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
@@ -448,6 +467,16 @@ static void prep(fg_dtype dt, const float *x, int64_t cols, uint8_t *dst)
         d[b] = db;
         s[b] = db * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
     }
+}
+
+static void prep(const fg_mm_task *t, int ith, int nth)
+{
+    if (t->n >= FG_TOK_MIN_N) {
+        fg_tok_avx512_prep(t, ith, nth);
+        return;
+    }
+    for (int i = ith; i < t->n; i += nth)
+        xq_row(t->x + (size_t)i * t->w->cols, t->w->cols, t->xq + (size_t)i * t->xq_stride);
 }
 
 const fg_mm_kernels fg_mm_avx512 = {

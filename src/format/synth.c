@@ -91,7 +91,7 @@ const char *const *fg_synth_builtin_names(void)
 /* ---- configs ------------------------------------------------------------------------------ */
 
 /* Applies one "key=value" override to the JSON tree. */
-static fg_status apply_set(cJSON *root, const char *set, const char *what, bool *seed_set, uint64_t *seed)
+static fg_status apply_set(cJSON *root, const char *set, const char *what)
 {
     const char *eq = strchr(set, '=');
     if (!eq || eq == set) return fg_error(FG_ERR_ARG, "%s: override '%s' is not key=value", what, set);
@@ -129,9 +129,9 @@ static fg_status apply_set(cJSON *root, const char *set, const char *what, bool 
         unsigned long long s = strtoull(val, &end, 0);
         if (!*val || *end || errno || *val == '-')
             return fg_error(FG_ERR_ARG, "%s: seed '%s' is not an unsigned 64-bit integer", what, val);
-        *seed_set = true;
-        *seed = s;
-        item = cJSON_CreateNumber((double)s);
+        char dec[24];
+        snprintf(dec, sizeof dec, "%llu", s);
+        item = cJSON_CreateString(dec);   /* a decimal string: exact, unlike a JSON number */
     } else if (!strcmp(val, "true") || !strcmp(val, "false")) {
         item = cJSON_CreateBool(!strcmp(val, "true"));
     } else if (!strcmp(val, "null")) {
@@ -218,12 +218,9 @@ fg_status fg_synth_config_parse(const char *json, size_t len, const char *what, 
     cJSON *root = cJSON_ParseWithLength(json, len);
     if (!root) return fg_error(FG_ERR_FORMAT, "%s: not valid JSON", what);
     fg_status s = FG_OK;
-    bool seed_set = false;
-    uint64_t seed = 0;
     if (!cJSON_IsObject(root)) s = fg_error(FG_ERR_FORMAT, "%s: not a JSON object", what);
-    for (size_t i = 0; i < n_sets && !s; i++) s = apply_set(root, sets[i], what, &seed_set, &seed);
+    for (size_t i = 0; i < n_sets && !s; i++) s = apply_set(root, sets[i], what);
     if (!s) s = parse_tree(root, what, out);
-    if (!s && seed_set) out->seed = seed;
     cJSON_Delete(root);
     if (s) memset(out, 0, sizeof *out);
     return s;

@@ -2,6 +2,7 @@
  * the spec's vocab_cut, GGUF token types as llama.cpp's converter assigns them, and the
  * Hugging Face files written beside the weights (see synth-impl.h). */
 #include "format/synth-impl.h"
+#include "format/jscan-impl.h"
 #include "format/write-impl.h"
 #include "mem/mem.h"
 
@@ -9,284 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_JSON_DEPTH 128
-
-/* ---- growable byte buffer -------------------------------------------------------------- */
-typedef struct bbuf {
-    char *p;
-    size_t len, cap;
-} bbuf;
-
-static bool bb_reserve(bbuf *b, size_t extra)
-{
-    if (b->len + extra + 1 <= b->cap) return true;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + extra + 1) cap *= 2;
-    char *p = b->p ? fg_realloc(b->p, cap) : fg_malloc(FG_MEM_TOKENIZER, cap);
-    if (!p) return false;
-    b->p = p;
-    b->cap = cap;
-    return true;
-}
-
-static bool bb_add(bbuf *b, const void *s, size_t n)
-{
-    if (!bb_reserve(b, n)) return false;
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-    return true;
-}
-
-static bool bb_str(bbuf *b, const char *s) { return bb_add(b, s, strlen(s)); }
-
-/* A JSON string literal of n bytes (UTF-8 passed through, '"', '\' and controls escaped). */
-static bool bb_json_str(bbuf *b, const char *s, size_t n)
-{
-    if (!bb_add(b, "\"", 1)) return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char e[8];
-        if (c == '"' || c == '\\') {
-            e[0] = '\\';
-            e[1] = (char)c;
-            if (!bb_add(b, e, 2)) return false;
-        } else if (c < 0x20) {
-            snprintf(e, sizeof e, "\\u%04x", c);
-            if (!bb_add(b, e, 6)) return false;
-        } else if (!bb_add(b, &s[i], 1)) {
-            return false;
-        }
-    }
-    return bb_add(b, "\"", 1);
-}
-
-/* ---- a minimal JSON scanner over a mapped text ------------------------------------------ */
-typedef struct js {
-    const char *p, *begin, *end;
-    const char *what;
-    int depth;
-} js;
-
-static fg_status js_fail(js *j, const char *msg)
-{
-    return fg_error(FG_ERR_FORMAT, "%s: %s at byte %zu", j->what, msg, (size_t)(j->p - j->begin));
-}
-
-static void js_ws(js *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t')) j->p++;
-}
-
-/* Consumes character c (after whitespace) when it is next. */
-static bool js_eat(js *j, char c)
-{
-    js_ws(j);
-    if (j->p < j->end && *j->p == c) {
-        j->p++;
-        return true;
-    }
-    return false;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static bool js_hex4(js *j, uint32_t *out)
-{
-    if (j->end - j->p < 4) return false;
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hexval(j->p[i]);
-        if (h < 0) return false;
-        v = v << 4 | (uint32_t)h;
-    }
-    j->p += 4;
-    *out = v;
-    return true;
-}
-
-static void utf8_put(uint32_t cp, char *o, size_t *n)
-{
-    if (cp < 0x80) {
-        o[(*n)++] = (char)cp;
-    } else if (cp < 0x800) {
-        o[(*n)++] = (char)(0xc0 | cp >> 6);
-        o[(*n)++] = (char)(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        o[(*n)++] = (char)(0xe0 | cp >> 12);
-        o[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[(*n)++] = (char)(0x80 | (cp & 0x3f));
-    } else {
-        o[(*n)++] = (char)(0xf0 | cp >> 18);
-        o[(*n)++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        o[(*n)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[(*n)++] = (char)(0x80 | (cp & 0x3f));
-    }
-}
-
-/* A string (after whitespace), decoded and appended to out. */
-static fg_status js_string(js *j, bbuf *out)
-{
-    js_ws(j);
-    if (j->p >= j->end || *j->p != '"') return js_fail(j, "expected a string");
-    j->p++;
-    for (;;) {
-        const char *run = j->p;
-        while (j->p < j->end && *j->p != '"' && *j->p != '\\' && (unsigned char)*j->p >= 0x20) j->p++;
-        if (j->p > run && !bb_add(out, run, (size_t)(j->p - run)))
-            return fg_error(FG_ERR_NOMEM, "%s: out of memory", j->what);
-        if (j->p >= j->end) return js_fail(j, "unterminated string");
-        char c = *j->p++;
-        if (c == '"') return FG_OK;
-        if (c != '\\') return js_fail(j, "control character in a string");
-        if (j->p >= j->end) return js_fail(j, "unterminated string");
-        char e = *j->p++;
-        char tmp[4];
-        size_t n = 0;
-        switch (e) {
-        case '"': case '\\': case '/': tmp[n++] = e; break;
-        case 'b': tmp[n++] = '\b'; break;
-        case 'f': tmp[n++] = '\f'; break;
-        case 'n': tmp[n++] = '\n'; break;
-        case 'r': tmp[n++] = '\r'; break;
-        case 't': tmp[n++] = '\t'; break;
-        case 'u': {
-            uint32_t cp;
-            if (!js_hex4(j, &cp)) return js_fail(j, "bad \\u escape");
-            if (cp >= 0xdc00 && cp <= 0xdfff) return js_fail(j, "lone low surrogate");
-            if (cp >= 0xd800 && cp <= 0xdbff) {
-                uint32_t lo;
-                if (j->end - j->p < 2 || j->p[0] != '\\' || j->p[1] != 'u') return js_fail(j, "lone high surrogate");
-                j->p += 2;
-                if (!js_hex4(j, &lo) || lo < 0xdc00 || lo > 0xdfff) return js_fail(j, "bad surrogate pair");
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            }
-            utf8_put(cp, tmp, &n);
-            break;
-        }
-        default: return js_fail(j, "bad escape");
-        }
-        if (!bb_add(out, tmp, n)) return fg_error(FG_ERR_NOMEM, "%s: out of memory", j->what);
-    }
-}
-
-/* Skips one value of any kind (bounded depth). */
-static fg_status js_skip(js *j)
-{
-    js_ws(j);
-    if (j->p >= j->end) return js_fail(j, "unexpected end");
-    char c = *j->p;
-    if (c == '"') {
-        j->p++;
-        while (j->p < j->end && *j->p != '"') {
-            if (*j->p == '\\' && j->end - j->p < 2) break;
-            j->p += (*j->p == '\\') ? 2 : 1;
-        }
-        if (j->p >= j->end) return js_fail(j, "unterminated string");
-        j->p++;
-        return FG_OK;
-    }
-    if (c == '{' || c == '[') {
-        if (++j->depth > MAX_JSON_DEPTH) return js_fail(j, "nesting too deep");
-        char close = c == '{' ? '}' : ']';
-        j->p++;
-        if (js_eat(j, close)) {
-            j->depth--;
-            return FG_OK;
-        }
-        for (;;) {
-            fg_status s;
-            if (c == '{') {
-                bbuf dummy = {0};
-                s = js_string(j, &dummy);
-                fg_free(dummy.p);
-                if (s) return s;
-                if (!js_eat(j, ':')) return js_fail(j, "expected ':'");
-            }
-            if ((s = js_skip(j))) return s;
-            if (js_eat(j, ',')) continue;
-            if (js_eat(j, close)) break;
-            return js_fail(j, "expected ',' or a closing bracket");
-        }
-        j->depth--;
-        return FG_OK;
-    }
-    /* number or literal */
-    const char *start = j->p;
-    while (j->p < j->end && (strchr("+-.eE", *j->p) || (*j->p >= '0' && *j->p <= '9') || (*j->p >= 'a' && *j->p <= 'z')))
-        j->p++;
-    if (j->p == start) return js_fail(j, "unexpected character");
-    return FG_OK;
-}
-
-static fg_status js_int(js *j, int64_t *out)
-{
-    js_ws(j);
-    const char *start = j->p;
-    bool neg = j->p < j->end && *j->p == '-';
-    if (neg) j->p++;
-    int64_t v = 0;
-    int digits = 0;
-    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
-        if (v > (INT64_MAX - 9) / 10) return js_fail(j, "integer too large");
-        v = v * 10 + (*j->p++ - '0');
-        digits++;
-    }
-    if (!digits || (j->p < j->end && strchr(".eE", *j->p))) {
-        j->p = start;
-        return js_fail(j, "expected an integer");
-    }
-    *out = neg ? -v : v;
-    return FG_OK;
-}
-
-/* true / false; null reads as false. */
-static fg_status js_bool(js *j, bool *out)
-{
-    js_ws(j);
-    size_t left = (size_t)(j->end - j->p);
-    if (left >= 4 && !memcmp(j->p, "true", 4)) { j->p += 4; *out = true; return FG_OK; }
-    if (left >= 5 && !memcmp(j->p, "false", 5)) { j->p += 5; *out = false; return FG_OK; }
-    if (left >= 4 && !memcmp(j->p, "null", 4)) { j->p += 4; *out = false; return FG_OK; }
-    return js_fail(j, "expected true or false");
-}
-
-/* Walks an object: for each member, decodes the key into `key` and calls fn, which must
- * consume the value. */
-typedef fg_status (*js_member_fn)(js *j, const char *key, size_t klen, void *ctx);
-static fg_status js_object(js *j, js_member_fn fn, void *ctx)
-{
-    if (!js_eat(j, '{')) return js_fail(j, "expected an object");
-    if (++j->depth > MAX_JSON_DEPTH) return js_fail(j, "nesting too deep");
-    if (js_eat(j, '}')) {
-        j->depth--;
-        return FG_OK;
-    }
-    bbuf key = {0};
-    fg_status s = FG_OK;
-    for (;;) {
-        key.len = 0;
-        if ((s = js_string(j, &key))) break;
-        if (!js_eat(j, ':')) { s = js_fail(j, "expected ':'"); break; }
-        if ((s = fn(j, key.p ? key.p : "", key.len, ctx))) break;
-        if (js_eat(j, ',')) continue;
-        if (js_eat(j, '}')) break;
-        s = js_fail(j, "expected ',' or '}'");
-        break;
-    }
-    fg_free(key.p);
-    j->depth--;
-    return s;
-}
-
-static bool key_is(const char *k, size_t n, const char *lit) { return n == strlen(lit) && !memcmp(k, lit, n); }
 
 /* ---- tokenizer.json ---------------------------------------------------------------------- */
 typedef struct tok_entry {
@@ -304,8 +27,8 @@ typedef struct tok_list {
 typedef struct parse_ctx {
     synth_vocab *v;
     tok_list vocab, added;
-    bbuf blob;          /* token bytes: vocab, then added tokens */
-    bbuf mblob;         /* merges "a b" */
+    fg_bbuf blob;          /* token bytes: vocab, then added tokens */
+    fg_bbuf mblob;         /* merges "a b" */
     uint64_t *moff;
     uint32_t *mlen;
     size_t n_merges, merges_cap;
@@ -333,20 +56,20 @@ static bool list_push(tok_list *l, tok_entry e)
     return true;
 }
 
-static fg_status on_vocab_member(js *j, const char *key, size_t klen, void *vctx)
+static fg_status on_vocab_member(fg_js *j, const char *key, size_t klen, void *vctx)
 {
     parse_ctx *c = vctx;
     int64_t id;
-    fg_status s = js_int(j, &id);
+    fg_status s = fg_js_int(j, &id);
     if (s) return s;
-    if (id < 0 || id >= (int64_t)INT32_MAX) return js_fail(j, "token id out of range");
-    if (klen > UINT32_MAX / 2) return js_fail(j, "token too long");
+    if (id < 0 || id >= (int64_t)INT32_MAX) return fg_js_fail(j, "token id out of range");
+    if (klen > UINT32_MAX / 2) return fg_js_fail(j, "token too long");
     tok_entry e = {c->blob.len, (uint32_t)klen, (uint32_t)id, false};
-    if (!bb_add(&c->blob, key, klen) || !list_push(&c->vocab, e)) return fg_error(FG_ERR_NOMEM, "%s: out of memory", j->what);
+    if (!fg_bb_add(&c->blob, key, klen) || !list_push(&c->vocab, e)) return fg_error(FG_ERR_NOMEM, "%s: out of memory", j->what);
     return FG_OK;
 }
 
-static fg_status push_merge(parse_ctx *c, js *j, uint64_t off)
+static fg_status push_merge(parse_ctx *c, fg_js *j, uint64_t off)
 {
     if (c->n_merges == c->merges_cap) {
         size_t cap = c->merges_cap ? c->merges_cap * 2 : 4096;
@@ -358,10 +81,10 @@ static fg_status push_merge(parse_ctx *c, js *j, uint64_t off)
         c->merges_cap = cap;
     }
     size_t len = c->mblob.len - off;
-    if (len > UINT32_MAX / 2) return js_fail(j, "merge too long");
+    if (len > UINT32_MAX / 2) return fg_js_fail(j, "merge too long");
     const char *sp = memchr(c->mblob.p + off, ' ', len);
     if (!sp || sp == c->mblob.p + off || sp == c->mblob.p + off + len - 1)
-        return js_fail(j, "merge is not two tokens separated by a space");
+        return fg_js_fail(j, "merge is not two tokens separated by a space");
     c->moff[c->n_merges] = off;
     c->mlen[c->n_merges] = (uint32_t)len;
     c->n_merges++;
@@ -369,126 +92,131 @@ static fg_status push_merge(parse_ctx *c, js *j, uint64_t off)
 }
 
 /* merges: ["a b", ...] or [["a", "b"], ...] */
-static fg_status parse_merges(parse_ctx *c, js *j)
+static fg_status parse_merges(parse_ctx *c, fg_js *j)
 {
-    if (!js_eat(j, '[')) return js_fail(j, "\"merges\" must be an array");
-    if (js_eat(j, ']')) return FG_OK;
+    if (!fg_js_eat(j, '[')) return fg_js_fail(j, "\"merges\" must be an array");
+    if (fg_js_eat(j, ']')) return FG_OK;
     for (;;) {
         uint64_t off = c->mblob.len;
         fg_status s;
-        if (js_eat(j, '[')) {
+        if (fg_js_eat(j, '[')) {
             c->v->merges_as_pairs = true;
-            if ((s = js_string(j, &c->mblob))) return s;
-            if (!js_eat(j, ',')) return js_fail(j, "a merge pair needs two strings");
-            if (!bb_add(&c->mblob, " ", 1)) return fg_error(FG_ERR_NOMEM, "%s: out of memory", j->what);
-            if ((s = js_string(j, &c->mblob))) return s;
-            if (!js_eat(j, ']')) return js_fail(j, "a merge pair needs exactly two strings");
-        } else if ((s = js_string(j, &c->mblob))) {
+            if ((s = fg_js_string(j, &c->mblob))) return s;
+            if (!fg_js_eat(j, ',')) return fg_js_fail(j, "a merge pair needs two strings");
+            if (!fg_bb_add(&c->mblob, " ", 1)) return fg_error(FG_ERR_NOMEM, "%s: out of memory", j->what);
+            size_t second = c->mblob.len;
+            if ((s = fg_js_string(j, &c->mblob))) return s;
+            if (!fg_js_eat(j, ']')) return fg_js_fail(j, "a merge pair needs exactly two strings");
+            /* GGUF spells merges "a b": a part holding a space cannot be represented
+             * (byte-level BPE writes spaces as U+0120, so this never happens there) */
+            if (memchr(c->mblob.p + off, ' ', second - 1 - off) || memchr(c->mblob.p + second, ' ', c->mblob.len - second))
+                return fg_error(FG_ERR_UNSUPPORTED, "%s: a merge part contains a space", j->what);
+        } else if ((s = fg_js_string(j, &c->mblob))) {
             return s;
         }
         if ((s = push_merge(c, j, off))) return s;
-        if (js_eat(j, ',')) continue;
-        if (js_eat(j, ']')) return FG_OK;
-        return js_fail(j, "expected ',' or ']' in merges");
+        if (fg_js_eat(j, ',')) continue;
+        if (fg_js_eat(j, ']')) return FG_OK;
+        return fg_js_fail(j, "expected ',' or ']' in merges");
     }
 }
 
-static fg_status on_model_member(js *j, const char *key, size_t klen, void *vctx)
+static fg_status on_model_member(fg_js *j, const char *key, size_t klen, void *vctx)
 {
     parse_ctx *c = vctx;
-    if (key_is(key, klen, "type")) {
-        bbuf t = {0};
-        fg_status s = js_string(j, &t);
+    if (fg_js_key_is(key, klen, "type")) {
+        fg_bbuf t = {0};
+        fg_status s = fg_js_string(j, &t);
         bool bpe = t.p && !strcmp(t.p, "BPE");
         fg_free(t.p);
         if (s) return s;
         if (!bpe) return fg_error(FG_ERR_UNSUPPORTED, "%s: tokenizer model is not BPE", j->what);
         return FG_OK;
     }
-    if (key_is(key, klen, "byte_fallback")) return js_bool(j, &c->byte_fallback);
-    if (key_is(key, klen, "vocab")) {
+    if (fg_js_key_is(key, klen, "byte_fallback")) return fg_js_bool(j, &c->byte_fallback);
+    if (fg_js_key_is(key, klen, "vocab")) {
         c->saw_vocab = true;
-        js_ws(j);
+        fg_js_ws(j);
         c->span[1][0] = j->p;
-        fg_status s = js_object(j, on_vocab_member, c);
+        fg_status s = fg_js_object(j, on_vocab_member, c);
         c->span[1][1] = j->p;
         return s;
     }
-    if (key_is(key, klen, "merges")) {
+    if (fg_js_key_is(key, klen, "merges")) {
         c->saw_merges = true;
-        js_ws(j);
+        fg_js_ws(j);
         c->span[2][0] = j->p;
         fg_status s = parse_merges(c, j);
         c->span[2][1] = j->p;
         return s;
     }
-    return js_skip(j);
+    return fg_js_skip(j);
 }
 
-static fg_status on_added_member(js *j, const char *key, size_t klen, void *vctx)
+static fg_status on_added_member(fg_js *j, const char *key, size_t klen, void *vctx)
 {
     parse_ctx *c = vctx;
-    if (key_is(key, klen, "id")) return js_int(j, &c->a_id);
-    if (key_is(key, klen, "special")) return js_bool(j, &c->a_special);
-    if (key_is(key, klen, "content")) {
+    if (fg_js_key_is(key, klen, "id")) return fg_js_int(j, &c->a_id);
+    if (fg_js_key_is(key, klen, "special")) return fg_js_bool(j, &c->a_special);
+    if (fg_js_key_is(key, klen, "content")) {
         c->a_off = c->blob.len;
-        fg_status s = js_string(j, &c->blob);
+        fg_status s = fg_js_string(j, &c->blob);
         if (s) return s;
-        if (c->blob.len - c->a_off > UINT32_MAX / 2) return js_fail(j, "added token too long");
+        if (c->blob.len - c->a_off > UINT32_MAX / 2) return fg_js_fail(j, "added token too long");
         c->a_len = (uint32_t)(c->blob.len - c->a_off);
         c->a_has_content = true;
         return FG_OK;
     }
-    return js_skip(j);
+    return fg_js_skip(j);
 }
 
-static fg_status parse_added(parse_ctx *c, js *j)
+static fg_status parse_added(parse_ctx *c, fg_js *j)
 {
-    js_ws(j);
+    fg_js_ws(j);
     if (j->p < j->end && *j->p == 'n') {   /* null: no added tokens */
         bool dummy;
-        return js_bool(j, &dummy);
+        return fg_js_bool(j, &dummy);
     }
-    if (!js_eat(j, '[')) return js_fail(j, "\"added_tokens\" must be an array");
-    if (js_eat(j, ']')) return FG_OK;
+    if (!fg_js_eat(j, '[')) return fg_js_fail(j, "\"added_tokens\" must be an array");
+    if (fg_js_eat(j, ']')) return FG_OK;
     for (;;) {
         c->a_id = -1;
         c->a_special = false;
         c->a_has_content = false;
-        fg_status s = js_object(j, on_added_member, c);
+        fg_status s = fg_js_object(j, on_added_member, c);
         if (s) return s;
         if (c->a_id < 0 || c->a_id >= (int64_t)INT32_MAX || !c->a_has_content)
-            return js_fail(j, "added token without a valid id and content");
+            return fg_js_fail(j, "added token without a valid id and content");
         tok_entry e = {c->a_off, c->a_len, (uint32_t)c->a_id, c->a_special};
         if (!list_push(&c->added, e)) return fg_error(FG_ERR_NOMEM, "%s: out of memory", j->what);
-        if (js_eat(j, ',')) continue;
-        if (js_eat(j, ']')) return FG_OK;
-        return js_fail(j, "expected ',' or ']' in added_tokens");
+        if (fg_js_eat(j, ',')) continue;
+        if (fg_js_eat(j, ']')) return FG_OK;
+        return fg_js_fail(j, "expected ',' or ']' in added_tokens");
     }
 }
 
-static fg_status on_root_member(js *j, const char *key, size_t klen, void *vctx)
+static fg_status on_root_member(fg_js *j, const char *key, size_t klen, void *vctx)
 {
     parse_ctx *c = vctx;
-    if (key_is(key, klen, "model")) {
+    if (fg_js_key_is(key, klen, "model")) {
         c->saw_model = true;
-        return js_object(j, on_model_member, c);
+        return fg_js_object(j, on_model_member, c);
     }
-    if (key_is(key, klen, "added_tokens")) {
-        js_ws(j);
+    if (fg_js_key_is(key, klen, "added_tokens")) {
+        fg_js_ws(j);
         c->span[0][0] = j->p;
         fg_status s = parse_added(c, j);
         c->span[0][1] = j->p;
         return s;
     }
-    if (key_is(key, klen, "pre_tokenizer")) {
-        js_ws(j);
+    if (fg_js_key_is(key, klen, "pre_tokenizer")) {
+        fg_js_ws(j);
         c->pre_begin = j->p;
-        fg_status s = js_skip(j);
+        fg_status s = fg_js_skip(j);
         c->pre_end = j->p;
         return s;
     }
-    return js_skip(j);
+    return fg_js_skip(j);
 }
 
 /* ---- building the vocabulary ------------------------------------------------------------- */
@@ -550,13 +278,18 @@ static bool looks_special(const char *s, size_t n)
     return false;
 }
 
+static void *tok_realloc(void *p, size_t size)
+{
+    return p ? fg_realloc(p, size) : fg_malloc(FG_MEM_TOKENIZER, size);
+}
+
 static fg_status grow_ids(synth_vocab *v, uint32_t n)
 {
-    uint64_t *off = fg_realloc(v->off, (size_t)n * sizeof *off);
+    uint64_t *off = tok_realloc(v->off, (size_t)n * sizeof *off);
     if (off) v->off = off;
-    uint32_t *len = fg_realloc(v->len, (size_t)n * sizeof *len);
+    uint32_t *len = tok_realloc(v->len, (size_t)n * sizeof *len);
     if (len) v->len = len;
-    int32_t *type = fg_realloc(v->type, (size_t)n * sizeof *type);
+    int32_t *type = tok_realloc(v->type, (size_t)n * sizeof *type);
     if (type) v->type = type;
     if (!off || !len || !type) return fg_error(FG_ERR_NOMEM, "out of memory for %u tokens", n);
     for (uint32_t i = v->n; i < n; i++) {
@@ -570,7 +303,7 @@ static fg_status grow_ids(synth_vocab *v, uint32_t n)
 
 static fg_status fill_holes(synth_vocab *v, uint32_t from)
 {
-    bbuf b = {v->blob, v->blob_len, v->blob_cap};
+    fg_bbuf b = {v->blob, v->blob_len, v->blob_cap};
     fg_status s = FG_OK;
     for (uint32_t i = from; i < v->n; i++) {
         if (v->type[i]) continue;
@@ -579,7 +312,7 @@ static fg_status fill_holes(synth_vocab *v, uint32_t from)
         v->off[i] = b.len;
         v->len[i] = (uint32_t)k;
         v->type[i] = SYNTH_TOK_UNUSED;
-        if (!bb_add(&b, tmp, (size_t)k)) {
+        if (!fg_bb_add(&b, tmp, (size_t)k)) {
             s = fg_error(FG_ERR_NOMEM, "out of memory for padding tokens");
             break;
         }
@@ -609,10 +342,11 @@ static fg_status assemble(parse_ctx *c, int64_t cut, const char *what)
         for (size_t i = 0; i < c->added.n; i++)
             if (c->added.e[i].id + 1 > n) n = c->added.e[i].id + 1;
     if (n == 0) return fg_error(FG_ERR_FORMAT, "%s: the vocabulary is empty", what);
+    if (n > (1u << 24)) return fg_error(FG_ERR_FORMAT, "%s: token id %u is implausibly large", what, n - 1);
     v->blob = c->blob.p;
     v->blob_len = c->blob.len;
     v->blob_cap = c->blob.cap;
-    c->blob = (bbuf){0};
+    c->blob = (fg_bbuf){0};
     fg_status s = grow_ids(v, n);
     if (s) return s;
     for (size_t i = 0; i < c->vocab.n; i++) {
@@ -656,14 +390,14 @@ static fg_status assemble(parse_ctx *c, int64_t cut, const char *what)
     v->mblob = c->mblob.p;
     v->mblob_len = c->mblob.len;
     v->mblob_cap = c->mblob.cap;
-    c->mblob = (bbuf){0};
+    c->mblob = (fg_bbuf){0};
     v->moff = c->moff;
     v->mlen = c->mlen;
     c->moff = NULL;
     c->mlen = NULL;
     v->n_merges = (uint32_t)c->n_merges;
     if (cut > 0) {
-        bbuf cat = {0};
+        fg_bbuf cat = {0};
         uint32_t kept = 0;
         for (uint32_t i = 0; i < v->n_merges; i++) {
             const char *m = v->mblob + v->moff[i];
@@ -671,7 +405,7 @@ static fg_status assemble(parse_ctx *c, int64_t cut, const char *what)
             const char *sp = memchr(m, ' ', len);
             size_t la = (size_t)(sp - m), lb = len - la - 1;
             cat.len = 0;
-            if (!bb_add(&cat, m, la) || !bb_add(&cat, sp + 1, lb)) {
+            if (!fg_bb_add(&cat, m, la) || !fg_bb_add(&cat, sp + 1, lb)) {
                 fg_free(cat.p);
                 return fg_error(FG_ERR_NOMEM, "out of memory filtering merges");
             }
@@ -753,12 +487,12 @@ fg_status synth_vocab_load(const char *dir, int64_t vocab_cut, synth_vocab *v)
     parse_ctx c;
     memset(&c, 0, sizeof c);
     c.v = v;
-    js j = {(const char *)f.data, (const char *)f.data, (const char *)f.data + f.size, f.path, 0};
+    fg_js j = {(const char *)f.data, (const char *)f.data, (const char *)f.data + f.size, f.path, 0};
     if (!f.size) s = fg_error(FG_ERR_FORMAT, "%s: empty file", f.path);
-    if (!s) s = js_object(&j, on_root_member, &c);
+    if (!s) s = fg_js_object(&j, on_root_member, &c);
     if (!s) {
-        js_ws(&j);
-        if (j.p != j.end) s = js_fail(&j, "trailing data after the JSON object");
+        fg_js_ws(&j);
+        if (j.p != j.end) s = fg_js_fail(&j, "trailing data after the JSON object");
     }
     if (!s && (!c.saw_model || !c.saw_vocab))
         s = fg_error(FG_ERR_FORMAT, "%s: no model.vocab (not a Hugging Face tokenizer.json?)", f.path);
@@ -834,38 +568,38 @@ static fg_status copy_file(const char *from, const char *to)
 }
 
 /* The cut vocabulary and merges as JSON values. */
-static bool cut_vocab_json(const synth_vocab *v, bbuf *b)
+static bool cut_vocab_json(const synth_vocab *v, fg_bbuf *b)
 {
-    bool ok = bb_str(b, "{");
+    bool ok = fg_bb_str(b, "{");
     bool first = true;
     for (uint32_t id = 0; id < v->n && ok; id++) {
         if (v->type[id] != SYNTH_TOK_NORMAL) continue;
         char num[24];
         snprintf(num, sizeof num, ":%u", id);
-        ok = bb_str(b, first ? "\n      " : ",\n      ") && bb_json_str(b, v->blob + v->off[id], v->len[id]) &&
-             bb_str(b, num);
+        ok = fg_bb_str(b, first ? "\n      " : ",\n      ") && fg_bb_json_str(b, v->blob + v->off[id], v->len[id]) &&
+             fg_bb_str(b, num);
         first = false;
     }
-    return ok && bb_str(b, "\n    }");
+    return ok && fg_bb_str(b, "\n    }");
 }
 
-static bool cut_merges_json(const synth_vocab *v, bbuf *b)
+static bool cut_merges_json(const synth_vocab *v, fg_bbuf *b)
 {
-    bool ok = bb_str(b, "[");
+    bool ok = fg_bb_str(b, "[");
     for (uint32_t i = 0; i < v->n_merges && ok; i++) {
         const char *m = v->mblob + v->moff[i];
         uint32_t len = v->mlen[i];
-        ok = bb_str(b, i ? ",\n      " : "\n      ");
+        ok = fg_bb_str(b, i ? ",\n      " : "\n      ");
         if (v->merges_as_pairs) {
             const char *sp = memchr(m, ' ', len);
             size_t la = (size_t)(sp - m);
-            ok = ok && bb_str(b, "[") && bb_json_str(b, m, la) && bb_str(b, ", ") &&
-                 bb_json_str(b, sp + 1, len - la - 1) && bb_str(b, "]");
+            ok = ok && fg_bb_str(b, "[") && fg_bb_json_str(b, m, la) && fg_bb_str(b, ", ") &&
+                 fg_bb_json_str(b, sp + 1, len - la - 1) && fg_bb_str(b, "]");
         } else {
-            ok = ok && bb_json_str(b, m, len);
+            ok = ok && fg_bb_json_str(b, m, len);
         }
     }
-    return ok && bb_str(b, "\n    ]");
+    return ok && fg_bb_str(b, "\n    ]");
 }
 
 /* tokenizer.json with the three values (added_tokens, model.vocab, model.merges)
@@ -880,8 +614,8 @@ static fg_status write_cut_tokenizer_json(const char *in, const char *out, const
     synth_vocab scratch;
     memset(&scratch, 0, sizeof scratch);
     c.v = &scratch;
-    js j = {(const char *)f.data, (const char *)f.data, (const char *)f.data + f.size, f.path, 0};
-    s = f.size ? js_object(&j, on_root_member, &c) : fg_error(FG_ERR_FORMAT, "%s: empty file", f.path);
+    fg_js j = {(const char *)f.data, (const char *)f.data, (const char *)f.data + f.size, f.path, 0};
+    s = f.size ? fg_js_object(&j, on_root_member, &c) : fg_error(FG_ERR_FORMAT, "%s: empty file", f.path);
     fg_free(c.vocab.e);
     fg_free(c.added.e);
     fg_free(c.blob.p);
@@ -892,7 +626,7 @@ static fg_status write_cut_tokenizer_json(const char *in, const char *out, const
         fg_file_unmap(&f);
         return s;
     }
-    bbuf b = {0};
+    fg_bbuf b = {0};
     bool ok = true;
     const char *at = j.begin;
     /* spans in file order */
@@ -907,13 +641,13 @@ static fg_status write_cut_tokenizer_json(const char *in, const char *out, const
     for (int k = 0; k < 3 && ok; k++) {
         int which = order[k];
         if (!c.span[which][0]) continue;
-        ok = bb_add(&b, at, (size_t)(c.span[which][0] - at));
-        if (which == 0) ok = ok && bb_str(&b, "[]");
+        ok = fg_bb_add(&b, at, (size_t)(c.span[which][0] - at));
+        if (which == 0) ok = ok && fg_bb_str(&b, "[]");
         if (which == 1) ok = ok && cut_vocab_json(v, &b);
         if (which == 2) ok = ok && cut_merges_json(v, &b);
         at = c.span[which][1];
     }
-    ok = ok && bb_add(&b, at, (size_t)(j.end - at));
+    ok = ok && fg_bb_add(&b, at, (size_t)(j.end - at));
     fg_file_unmap(&f);
     s = ok ? write_file(out, b.p, b.len) : fg_error(FG_ERR_NOMEM, "out of memory writing %s", out);
     fg_free(b.p);

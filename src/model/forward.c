@@ -195,6 +195,7 @@ fg_status fg_session_eval(fg_session *s, const int32_t *ids, int64_t n, fg_logit
         if (mode == FG_LOGITS_ALL) out = logits + off * hp->n_vocab;
         else if (mode == FG_LOGITS_LAST && off + B < n) cm = FG_LOGITS_NONE;
         forward_chunk(s, ids + off, B, s->n_past, cm, out);
+        memcpy(s->tokens + s->n_past, ids + off, (size_t)B * sizeof(int32_t));
         s->n_past += B;
     }
     return FG_OK;

@@ -51,6 +51,7 @@ struct fg_session {
     /* KV cache: per layer one region for K and one for V, each [n_ctx x n_head_kv*hd]
      * float32, reserved for the whole context and committed as positions arrive. */
     fg_region *k_cache, *v_cache;
+    int32_t *tokens;   /* [n_ctx] ids of the cached positions (prefix reuse) */
     /* Scratch arena (one region, committed at creation): activations for n_batch tokens. */
     fg_region scratch;
     float *x;      /* [n_batch x n_embd]   residual stream */

@@ -65,8 +65,16 @@ fg_status fg_session_create(fg_model *m, const fg_session_params *params, fg_ses
 void fg_session_free(fg_session *s);
 int64_t fg_session_n_past(const fg_session *s);
 int64_t fg_session_n_ctx(const fg_session *s);
+int64_t fg_session_n_vocab(const fg_session *s);   /* rows of the logits */
+fg_model *fg_session_model(const fg_session *s);
 /* Forgets positions >= n_past (n_past <= the current count): reuse a prefix or reset (0). */
 void fg_session_truncate(fg_session *s, int64_t n_past);
+/* The token ids held in the cache (n_past of them). */
+const int32_t *fg_session_tokens(const fg_session *s);
+/* Length of the common prefix of the cached tokens and ids[0..n). */
+int64_t fg_session_common_prefix(const fg_session *s, const int32_t *ids, int64_t n);
+/* Bytes of KV cache one position takes (all layers, K and V). */
+size_t fg_session_kv_bytes_per_token(const fg_session *s);
 
 typedef enum fg_logits_mode {
     FG_LOGITS_NONE = 0,    /* fill the cache only */

@@ -12,10 +12,27 @@ fg_session_params fg_session_default_params(void)
 
 int64_t fg_session_n_past(const fg_session *s) { return s->n_past; }
 int64_t fg_session_n_ctx(const fg_session *s) { return s->n_ctx; }
+int64_t fg_session_n_vocab(const fg_session *s) { return s->model->hp.n_vocab; }
+fg_model *fg_session_model(const fg_session *s) { return s->model; }
 
 void fg_session_truncate(fg_session *s, int64_t n_past)
 {
     if (n_past >= 0 && n_past < s->n_past) s->n_past = n_past;
+}
+
+const int32_t *fg_session_tokens(const fg_session *s) { return s->tokens; }
+
+int64_t fg_session_common_prefix(const fg_session *s, const int32_t *ids, int64_t n)
+{
+    int64_t i = 0;
+    while (i < n && i < s->n_past && s->tokens[i] == ids[i]) i++;
+    return i;
+}
+
+size_t fg_session_kv_bytes_per_token(const fg_session *s)
+{
+    const fg_hparams *hp = &s->model->hp;
+    return (size_t)(2 * hp->n_layer * hp->n_head_kv * hp->head_dim) * sizeof(float);
 }
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
@@ -41,7 +58,8 @@ fg_status fg_session_create(fg_model *m, const fg_session_params *params, fg_ses
 
     s->k_cache = fg_calloc(FG_MEM_RUNTIME, (size_t)hp->n_layer, sizeof(fg_region));
     s->v_cache = fg_calloc(FG_MEM_RUNTIME, (size_t)hp->n_layer, sizeof(fg_region));
-    if (!s->k_cache || !s->v_cache) {
+    s->tokens = fg_malloc(FG_MEM_KV, (size_t)s->n_ctx * sizeof(int32_t));
+    if (!s->k_cache || !s->v_cache || !s->tokens) {
         st = fg_error(FG_ERR_NOMEM, "out of memory creating a session");
         goto fail;
     }
@@ -98,6 +116,7 @@ void fg_session_free(fg_session *s)
         for (int64_t L = 0; L < s->model->hp.n_layer; L++) fg_region_release(&s->v_cache[L]);
     fg_free(s->k_cache);
     fg_free(s->v_cache);
+    fg_free(s->tokens);
     fg_region_release(&s->scratch);
     fg_pool_free(s->pool);
     fg_free(s);

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -328,7 +329,7 @@ static cJSON *normalize_messages(const cJSON *root, api_error *e)
                 total += strlen(t->valuestring);
                 k++;
             }
-            char *joined = malloc(total + 1);
+            char *joined = fg_malloc(FG_MEM_RUNTIME, total + 1);
             if (!joined) {
                 fail(e, 500, NULL, NULL, "out of memory");
                 goto bad;
@@ -343,7 +344,7 @@ static cJSON *normalize_messages(const cJSON *root, api_error *e)
             }
             joined[off] = 0;
             text = cJSON_CreateString(joined);
-            free(joined);
+            fg_free(joined);
         } else {
             fail(e, 400, "messages", "invalid_type",
                  "Invalid type for 'messages[%d].content': expected a string or an array of content parts, but got %s instead.", i,
@@ -523,7 +524,7 @@ bad:
     job_free(j);
     j = NULL;
 out:
-    free(rendered);
+    fg_free(rendered);
     cJSON_Delete(msgs);
     cJSON_Delete(root);
     return j;

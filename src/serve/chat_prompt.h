@@ -9,7 +9,7 @@
 fg_status chat_prompt_init(fg_server *s);
 void chat_prompt_free(fg_server *s);
 /* messages: [{"role","content"}] (content a string). *out receives the rendered prompt
- * (malloc; free()) with the generation prompt added. FG_ERR_UNSUPPORTED when the model
+ * (fg_malloc; fg_free) with the generation prompt added. FG_ERR_UNSUPPORTED when the model
  * has no chat template. Thread-safe (called from connection threads). */
 fg_status chat_prompt_render(fg_server *s, const cJSON *messages, char **out);
 

@@ -1,7 +1,7 @@
 /* The generation thread: takes queued jobs in order and runs them on the one session.
  *
- * KV reuse: srv->cached holds the tokens whose keys and values are in the cache. A new
- * prompt is compared with it; the common prefix stays (fg_session_truncate forgets the
+ * KV reuse: the session knows the tokens whose keys and values are in the cache. A new
+ * prompt is compared with them; the common prefix stays (fg_session_truncate forgets the
  * rest) and only the new suffix is evaluated. At least the prompt's last token is always
  * evaluated, since its logits pick the first generated token.
  *
@@ -11,6 +11,7 @@
 #include "serve/serve-impl.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,7 +42,13 @@ job *job_new(void)
 {
     job *j = fg_calloc(FG_MEM_RUNTIME, 1, sizeof *j);
     if (!j) return NULL;
-    if (pthread_cond_init(&j->cond, NULL)) {
+    /* connections wait with timeouts on the monotonic clock */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&j->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (rc) {
         fg_free(j);
         return NULL;
     }
@@ -165,7 +172,7 @@ static job_finish interrupted(fg_server *s, job *j)
  * new positions commit first. */
 static job_finish eval_tokens(fg_server *s, job *j, const int32_t *ids, int64_t n, fg_logits_mode mode)
 {
-    int64_t end = s->n_cached + n;
+    int64_t end = fg_session_n_past(s->sess) + n;
     if (end > s->n_ctx) return FIN_CONTEXT;
     if (end > s->kv_high) {
         fg_status st = fg_budget_check(s->budget, (end - s->kv_high) * s->kv_bytes_per_token, "the KV cache");
@@ -175,16 +182,11 @@ static job_finish eval_tokens(fg_server *s, job *j, const int32_t *ids, int64_t 
         }
     }
     fg_status st = fg_session_eval(s->sess, ids, n, mode, s->logits);
+    atomic_store_explicit(&s->kv_tokens, fg_session_n_past(s->sess), memory_order_relaxed);
     if (st) {
         snprintf(j->error, sizeof j->error, "%s", fg_last_error());
-        /* a failed step may have evaluated part of the chunk: trust the session's count */
-        int64_t past = fg_session_n_past(s->sess);
-        if (past < s->n_cached) s->n_cached = past;
-        fg_session_truncate(s->sess, s->n_cached);
         return st == FG_ERR_BUDGET ? FIN_BUDGET : st == FG_ERR_CONTEXT ? FIN_CONTEXT : FIN_ERROR;
     }
-    memcpy(s->cached + s->n_cached, ids, (size_t)n * sizeof *ids);
-    s->n_cached = end;
     if (end > s->kv_high) s->kv_high = end;
     return FIN_NONE;
 }
@@ -218,11 +220,10 @@ static job_finish run_job(fg_server *s, job *j)
     fg_tok_stream_init(&ts, s->tok, true, j->kind == JOB_CHAT);
 
     /* the prefix already in the cache */
-    int64_t common = 0, lim = s->n_cached < j->n_prompt ? s->n_cached : j->n_prompt;
-    while (common < lim && s->cached[common] == j->prompt[common]) common++;
+    int64_t common = fg_session_common_prefix(s->sess, j->prompt, j->n_prompt);
     if (common == j->n_prompt) common--;
     fg_session_truncate(s->sess, common);
-    s->n_cached = common;
+    atomic_store_explicit(&s->kv_tokens, fg_session_n_past(s->sess), memory_order_relaxed);
     pthread_mutex_lock(&s->lock);
     j->n_reused = common;
     pthread_mutex_unlock(&s->lock);

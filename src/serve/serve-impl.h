@@ -87,7 +87,7 @@ void job_free(job *j);
 
 /* ---- the server -------------------------------------------------------------------- */
 #define SRV_N_ROUTES 9
-#define SRV_N_CODES 12
+#define SRV_N_CODES 10
 
 struct fg_server {
     fg_serve_params params;
@@ -100,6 +100,8 @@ struct fg_server {
     fg_session *sess;
     fg_budget *budget;
     fg_timeline *timeline;
+    struct fg_chat_template *chat_tmpl; /* NULL: the model has none (chat answers 400) */
+    char *bos_text, *eos_text;    /* the template's bos_token / eos_token */
     int64_t n_ctx, n_vocab, max_prompt, max_tokens;
     int64_t kv_bytes_per_token;   /* committed per position, all layers, K and V */
 
@@ -110,8 +112,7 @@ struct fg_server {
     pthread_t gen_thread;
     bool gen_started;
     float *logits;                /* n_vocab */
-    int32_t *cached;              /* the tokens in the KV cache, n_ctx */
-    int64_t n_cached;
+    atomic_llong kv_tokens;       /* positions in the KV cache, for readers on other threads */
     int64_t kv_high;              /* most positions ever committed (pages stay committed) */
     char *piece;                  /* one decoded token */
     size_t piece_cap;
@@ -125,6 +126,7 @@ struct fg_server {
     int n_queued;                 /* waiting, not running */
     job *running;
     bool stopping;                /* shutdown begun: new work refused */
+    bool closing;                 /* fg_serve_free: waiting connections give up */
     double stop_deadline;         /* monotonic seconds: running generation cut then */
     bool gen_exit;                /* the generation thread should exit */
     int n_open;                   /* requests between first call and completion */

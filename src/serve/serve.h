@@ -37,8 +37,10 @@
 typedef struct fg_serve_params {
     const char *host;          /* address to bind: "127.0.0.1" by default, "::1", "0.0.0.0" */
     int port;                  /* 0: any free port (see fg_serve_port); default 8080 */
-    const char *api_key;       /* when set, /v1/* and /metrics need "Authorization: Bearer KEY" */
+    const char *api_key;       /* when set, /v1/... and /metrics need "Authorization: Bearer KEY" */
     const char *model_id;      /* the model's name in the API; NULL: the file or folder name */
+    const char *chat_format;   /* NULL: the model's chat template; else a built-in format
+                                * (chatml, llama3, llama2, phi3, gemma, zephyr, mistral) */
     int64_t n_ctx;             /* context positions; 0: min(trained context, 4096) */
     int n_threads;             /* 0: the machine's physical cores */
     int n_batch;               /* prefill chunk; 0: 256 */

@@ -40,12 +40,8 @@ static fg_status report(const jj_err *e)
 static int guarded_compile(fg_chat_template *t, jj_arena *tmp, jj_err *e, const char *src, size_t len)
 {
     if (setjmp(e->jmp)) return -1;
-    char *copy = jj_arena_alloc(&t->arena, len + 1);
-    if (!copy) jj_fail(e, FG_ERR_NOMEM, 0, "out of memory while compiling the template");
-    memcpy(copy, src, len);
-    copy[len] = 0;
     size_t ntok;
-    jj_tok *toks = jj_lex(copy, len, &t->arena, tmp, e, &ntok);
+    jj_tok *toks = jj_lex(src, len, &t->arena, tmp, e, &ntok);
     t->program = jj_parse(toks, &t->arena, e);
     return 0;
 }
@@ -56,14 +52,27 @@ fg_status fg_chat_template_compile(const char *src, size_t len, fg_chat_template
     *out = NULL;
     if (memchr(src, 0, len)) return fg_error(FG_ERR_FORMAT, "chat template: the template contains a NUL byte");
     fg_chat_template *t = fg_calloc(FG_MEM_RUNTIME, 1, sizeof *t);
-    if (!t) return fg_error(FG_ERR_NOMEM, "chat template: out of memory");
-    jj_arena tmp = { 0 };
     jj_err *e = fg_malloc(FG_MEM_RUNTIME, sizeof *e);
-    if (!e) {
-        fg_free(t);
+    char *copy = t ? jj_arena_alloc(&t->arena, len + 1) : NULL;
+    if (!t || !e || !copy) {
+        fg_chat_template_free(t);
+        fg_free(e);
         return fg_error(FG_ERR_NOMEM, "chat template: out of memory");
     }
-    int rc = guarded_compile(t, &tmp, e, src, len);
+    /* the AST points into this copy; newlines normalised to \n as Jinja2 does
+     * (newline_sequence), string literals included */
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (src[i] == '\r') {
+            copy[n++] = '\n';
+            if (i + 1 < len && src[i + 1] == '\n') i++;
+        } else {
+            copy[n++] = src[i];
+        }
+    }
+    copy[n] = 0;
+    jj_arena tmp = { 0 };
+    int rc = guarded_compile(t, &tmp, e, copy, n);
     jj_arena_free(&tmp);
     if (rc != 0) {
         fg_status s = report(e);

@@ -279,7 +279,8 @@ void jj_check_args(jj_ctx *c, const jj_args *a, size_t max_pos, const char *what
 /* String helpers shared by filters and methods (jinja_str.c). */
 enum { JJ_STRIP_BOTH, JJ_STRIP_LEFT, JJ_STRIP_RIGHT };
 jv jj_str_strip(jj_ctx *c, jv s, jv chars, int mode);     /* chars UNDEF/NONE: whitespace */
-/* mode: 'u' upper, 'l' lower, 't' title (str.title), 'c' capitalize (str.capitalize) */
+/* mode: 'u' upper, 'l' lower, 't' str.title(), 'T' Jinja's |title filter (which is not
+ * str.title: "they're" -> "They're"), 'c' capitalize (str.capitalize) */
 jv jj_str_case(jj_ctx *c, jv s, int mode);
 jv jj_str_replace(jj_ctx *c, jv s, jv old, jv repl, int64_t count);   /* count < 0: all */
 jv jj_want_str(jj_ctx *c, jv v, const char *what);       /* a string, else fails */

@@ -1,8 +1,8 @@
 /* jinja evaluator: walks the AST, writing output into c->out.
  *
  * Scoping (as Jinja2): the caller's variables and top-level `set`s share the global
- * scope; a for loop gets one scope for all its iterations (a `set` in the body is not
- * seen after the loop); a macro call gets a scope whose parent is the scope the macro was
+ * scope; each iteration of a for loop gets a fresh scope (a `set` in the body is seen
+ * neither by the next iteration nor after the loop); a macro call gets a scope whose parent is the scope the macro was
  * defined in; `set ns.attr = v` mutates a namespace() object wherever it lives.
  *
  * Names resolve through the scopes, then the constants (true/false/none and the
@@ -672,13 +672,17 @@ static int exec_for(jj_ctx *c, jj_scope *s, const jj_node *n)
     loop->items = items.u.list->v;
     loop->n = items.u.list->n;
     jv lv = { .t = JV_LOOP, .u.loop = loop };
+    /* Each iteration starts from the enclosing values: a `set` in the body lasts until
+     * the end of its iteration (Jinja2). The iteration scope's storage is reused. */
+    jj_scope *it = scope_new(c, ls);
     for (size_t i = 0; i < loop->n; i++) {
         enter(c, n);
         c->depth--;
         loop->i = i;
-        jj_scope_set(c, ls, "loop", 4, lv);
-        assign(c, ls, n->a, loop->items[i]);
-        int flow = exec_body(c, ls, &n->body);
+        it->n = 0;
+        jj_scope_set(c, it, "loop", 4, lv);
+        assign(c, it, n->a, loop->items[i]);
+        int flow = exec_body(c, it, &n->body);
         if (flow == FLOW_BREAK) break;
     }
     if (loop->n == 0 && n->alt.n) return exec_body(c, s, &n->alt);

@@ -239,9 +239,13 @@ static jv do_indent(jj_ctx *c, jv s, jv width, bool first, bool blank)
         memset(p, ' ', (size_t)w);
         pad = jv_strn(p, (size_t)w);
     }
-    /* Jinja 3: lines = s.splitlines(); the first line is not indented unless first=True;
-     * empty lines are not indented unless blank=True; a trailing newline is dropped */
+    /* Jinja 3: lines = (s + "\n").splitlines(); the first line is not indented unless
+     * first=True; empty lines are not indented unless blank=True */
     jj_args none = { 0 };
+    jj_buf sn = { 0 };
+    jj_buf_put(c, &sn, s.u.str.s, s.u.str.n);
+    jj_buf_putc(c, &sn, '\n');
+    s = jv_strn(sn.p, sn.n);
     int split_id = jj_method_id(s, "splitlines", 10);
     jv lines = jj_call_method(c, split_id, s, &none);
     jj_buf b = { 0 };
@@ -368,7 +372,7 @@ jv jj_apply_filter(jj_ctx *c, int id, jv v, const jj_args *a)
         return tojson(c, v, a);
     case F_UPPER: case F_LOWER: case F_TITLE: case F_CAPITALIZE:
         jj_check_args(c, a, 0, name, no_kw);
-        return jj_str_case(c, soft_str(c, v), id == F_UPPER ? 'u' : id == F_LOWER ? 'l' : id == F_TITLE ? 't' : 'c');
+        return jj_str_case(c, soft_str(c, v), id == F_UPPER ? 'u' : id == F_LOWER ? 'l' : id == F_TITLE ? 'T' : 'c');
     case F_TRIM: {
         static const char *const kw[] = { "chars", NULL };
         jj_check_args(c, a, 1, name, kw);
@@ -528,8 +532,9 @@ jv jj_apply_filter(jj_ctx *c, int id, jv v, const jj_args *a)
     }
     case F_ATTR: {
         jj_check_args(c, a, 1, name, no_kw);
+        /* an attribute, not an item: a dict's keys are not attributes (Jinja2) */
         jv k = jj_want_str(c, jj_arg(a, 0, NULL), "attr");
-        return (v.t == JV_DICT || v.t == JV_NS) ? jv_dict_get(v, k.u.str.s, k.u.str.n) : jv_undef();
+        return v.t == JV_NS ? jv_dict_get(v, k.u.str.s, k.u.str.n) : jv_undef();
     }
     case F_E: case F_ESCAPE:
         jj_check_args(c, a, 0, name, no_kw);

@@ -81,6 +81,12 @@ jv jj_str_case(jj_ctx *c, jv s, int mode)
                 prev_cased = is_cased(out);
                 break;
             case 'c': out = (uint32_t)(first ? utf8proc_totitle(x) : utf8proc_tolower(x)); break;
+            case 'T': {   /* Jinja's |title: words split at runs of - ( { [ < and whitespace */
+                bool sep = cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || jj_is_space(cp);
+                out = (uint32_t)(prev_cased ? utf8proc_tolower(x) : utf8proc_toupper(x));
+                prev_cased = !sep;
+                break;
+            }
             }
         }
         first = false;

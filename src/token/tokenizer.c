@@ -278,6 +278,8 @@ fg_status tok_add_split(fg_tokenizer *t, const char *pattern, size_t len, bool l
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, len, opts, &err, &erroff, cc);
     pcre2_compile_context_free(cc);
     if (!re) {
+        if (err == PCRE2_ERROR_HEAP_FAILED)
+            return fg_error(FG_ERR_NOMEM, "%s: out of memory compiling the split pattern", what);
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(err, msg, sizeof msg);
         return fg_error(FG_ERR_UNSUPPORTED, "%s: split pattern not understood at offset %zu: %s", what,

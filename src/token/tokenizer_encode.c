@@ -13,6 +13,7 @@
  * thread-safe. */
 #include "token/tokenizer-impl.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -330,6 +331,10 @@ static void split_level(enc *e, int k, size_t start, size_t end)
     while (pos < len) {
         int rc = pcre2_match(t->split[k], subj, len, pos, PCRE2_NO_UTF_CHECK, e->md[k], NULL);
         if (rc == PCRE2_ERROR_NOMATCH) break;
+        if (rc == PCRE2_ERROR_NOMEMORY) {
+            e->err = fg_error(FG_ERR_NOMEM, "encode: out of memory in the pre-tokenizer regex");
+            return;
+        }
         if (rc < 0) {
             PCRE2_UCHAR msg[120];
             pcre2_get_error_message(rc, msg, sizeof msg);
@@ -352,11 +357,66 @@ static void split_level(enc *e, int k, size_t start, size_t end)
 }
 
 /* ---- normalization --------------------------------------------------------------------- */
+/* NFC fast path. A text whose every code point is "NFC-inert" is its own NFC: the
+ * inert ones are starters (combining class 0) that NFC leaves alone when standing alone
+ * and that never compose with a preceding character. The BMP table is computed once
+ * from utf8proc's own data (so it follows its Unicode version); outside the BMP, emoji
+ * and the CJK ideograph planes are inert, everything else takes the full path. */
+static uint8_t nfc_unsafe[0x10000 / 8];
+static pthread_once_t nfc_once = PTHREAD_ONCE_INIT;
+
+static void mark_unsafe(uint32_t cp)
+{
+    if (cp < 0x10000) nfc_unsafe[cp >> 3] |= (uint8_t)(1u << (cp & 7));
+}
+
+static void nfc_table_init(void)
+{
+    for (uint32_t cp = 0x300; cp < 0x10000; cp++) {
+        if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+        if (utf8proc_get_property((utf8proc_int32_t)cp)->combining_class) {
+            mark_unsafe(cp);
+            continue;
+        }
+        utf8proc_int32_t d[8];
+        int last = 0;
+        utf8proc_ssize_t k = utf8proc_decompose_char((utf8proc_int32_t)cp, d, 8, UTF8PROC_DECOMPOSE, &last);
+        if (k == 1 && (uint32_t)d[0] == cp) continue;
+        if (k < 1 || k > 8) {
+            mark_unsafe(cp);
+            continue;
+        }
+        /* every later part of a decomposition is something that composes with what
+         * precedes it */
+        for (utf8proc_ssize_t i = 1; i < k; i++) mark_unsafe((uint32_t)d[i]);
+        utf8proc_int32_t c[8];
+        memcpy(c, d, sizeof d);
+        utf8proc_ssize_t m = utf8proc_reencode(c, k, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+        uint32_t back;
+        if (m < 1 || tok_utf8_get((const uint8_t *)c, (size_t)m, &back) != (int)m || back != cp) mark_unsafe(cp);
+    }
+}
+
+static bool nfc_inert(uint32_t cp)
+{
+    if (cp < 0x300) return true;
+    if (cp < 0x10000) return !(nfc_unsafe[cp >> 3] & (1u << (cp & 7)));
+    return (cp >= 0x1F000 && cp <= 0x1FAFF) || (cp >= 0x20000 && cp <= 0x2F7FF) || (cp >= 0x30000 && cp <= 0x3134F);
+}
+
 static bool nfc_needed(const uint8_t *s, size_t n)
 {
-    /* every code point below U+0300 is NFC-stable and composes with nothing before it */
-    for (size_t i = 0; i < n; i++)
-        if (s[i] >= 0xCC) return true;
+    pthread_once(&nfc_once, nfc_table_init);
+    for (size_t i = 0; i < n;) {
+        if (s[i] < 0xCC) { /* below U+0300 (or a continuation byte of a checked character) */
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        int l = tok_utf8_get(s + i, n - i, &cp);
+        if (!l || !nfc_inert(cp)) return true;
+        i += (size_t)l;
+    }
     return false;
 }
 

@@ -13,6 +13,9 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,6 +441,11 @@ fg_status fg_tok_load_hf_json(const char *json, size_t len, const char *config_j
 done:
     cJSON_Delete(root);
     cJSON_Delete(cfg);
+#ifdef __GLIBC__
+    /* the tree was tens of MB of small blocks: give the pages back now, so that what
+     * stays resident is the tokenizer itself */
+    malloc_trim(0);
+#endif
     if (st) return tok_fail(t, st);
     *out = t;
     return FG_OK;
