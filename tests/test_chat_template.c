@@ -402,7 +402,8 @@ static void test_limits(void **state)
         { wrap("{% if false %}", repeat_str("{% elif false %}", 5000, "", "", 0), "{% endif %}"),
           FG_ERR_UNSUPPORTED, "nesting deeper than" },
         { strdup("{% for i in range(10**9) %}x{% endfor %}"), FG_ERR_UNSUPPORTED, "range() of 1000000000 items is over the limit" },
-        { strdup("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"), FG_ERR_BUDGET, "steps" },
+        { strdup("{% set r = range(100000) %}{% for i in r %}{% for j in r %}{% endfor %}{% endfor %}"), FG_ERR_BUDGET, "budget of 5000000 steps" },
+        { strdup("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"), FG_ERR_BUDGET, "" },
         { strdup("{% set ns = namespace(s='xxxxxxxx') %}{% for i in range(60) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s | length }}"),
           FG_ERR_BUDGET, "MiB of memory" },
         { strdup("{{ 'x' * 10**12 }}"), FG_ERR_BUDGET, "too large" },
@@ -460,6 +461,10 @@ static void test_options_and_variables(void **state)
     expect_render("{{ flag }} {{ count + 1 }} {{ name | upper }} {{ tools[0].n }} {{ tools | tojson }} "
                   "{{ messages[0].role }} {{ messages[0].content | tojson }}",
                   m, 2, &v, "True -41 ZOË 1500.0 [{\"name\": \"f\", \"n\": 1500.0, \"u\": \"é😀\"}] tool {\"x\": [1, 2]}");
+    /* SmolLM3-style {% generation %} markers produce nothing; whitespace control applies */
+    expect_render("a {%- generation -%} b {% endgeneration %}c", NULL, 0, NULL, "ab c");
+    /* CRLF templates behave as LF ones (Jinja2 normalises newlines) */
+    expect_render("{% if true %}\r\nx\r\n{% endif %}\r\n", NULL, 0, NULL, "x\n");
     /* strftime_now follows the clock given */
     fg_chat_options c = fg_chat_default_options();
     c.now = 1721995200;   /* 2024-07-26 12:00:00 UTC; TZ=UTC in this test */
@@ -505,6 +510,70 @@ static void test_allocation_failures(void **state)
     assert_true(failures >= 3);
     fg_free(want);
     free(src);
+}
+
+/* Seeded mutations of the real templates (bytes replaced by Jinja-significant ones,
+ * ranges deleted or duplicated, truncation): compile and render must end with FG_OK or a
+ * clean one-line "chat template: ..." error; ASan/UBSan builds check the memory side. */
+static void test_mutated_templates(void **state)
+{
+    (void)state;
+    static const char *const files[] = {
+        "templates/Qwen-Qwen2.5-7B-Instruct.jinja", "templates/Qwen-Qwen3-0.6B.jinja",
+        "templates/HuggingFaceTB-SmolLM3-3B.jinja", "templates/meta-llama-Llama-3.2-3B-Instruct.jinja",
+        "templates/google-gemma-2-2b-it.jinja", "templates/microsoft-Phi-3.5-mini-instruct.jinja",
+    };
+    static const char special[] = "{}%#-+()[]'\"|.,:=!<>~*/\\ \n\t0aZ_";
+    fg_chat_message m[3] = { { "system", "s" }, { "user", "u" }, { "assistant", "a" } };
+    fg_chat_options o = fg_chat_default_options();
+    o.max_steps = 200000;
+    o.max_bytes = 4u << 20;
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    int64_t base = runtime_bytes();
+    int ok = 0, errors = 0;
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        size_t len;
+        char *orig = test_read_file(test_data_path(files[f]), &len);
+        assert_non_null(orig);
+        char *buf = malloc(2 * len + 2);
+        for (int iter = 0; iter < 300; iter++) {
+            memcpy(buf, orig, len);
+            size_t n = len;
+            int edits = 1 + (int)((rng >> 7) % 4);
+            for (int e = 0; e < edits && n > 2; e++) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                size_t at = (size_t)(rng >> 33) % n, span = 1 + (size_t)(rng >> 20) % 24;
+                if (span > n - at) span = n - at;
+                switch ((rng >> 60) % 4) {
+                case 0: buf[at] = special[(rng >> 40) % (sizeof special - 1)]; break;
+                case 1: buf[at] = (char)(rng >> 45); break;
+                case 2: memmove(buf + at, buf + at + span, n - at - span); n -= span; break;
+                case 3: if (n + span <= 2 * len) { memmove(buf + at + span, buf + at, n - at); n += span; } break;
+                }
+            }
+            char *out = NULL;
+            fg_chat_template *t = NULL;
+            fg_status s = fg_chat_template_compile(buf, n, &t);
+            if (s == FG_OK) {
+                s = fg_chat_template_render(t, m, 3, &o, &out, NULL);
+                fg_chat_template_free(t);
+            }
+            if (s == FG_OK) {
+                ok++;
+                fg_free(out);
+            } else {
+                errors++;
+                const char *err = fg_last_error();
+                if (strncmp(err, "chat template: ", 15) || strchr(err, '\n') || strlen(err) < 20)
+                    fail_msg("%s mutation %d: bad error '%s'", files[f], iter, err);
+            }
+        }
+        free(buf);
+        free(orig);
+    }
+    fprintf(stderr, "mutated templates: %d rendered, %d refused cleanly\n", ok, errors);
+    assert_true(ok > 100 && errors > 100);
+    assert_int_equal(runtime_bytes(), base);
 }
 
 typedef struct job { const fg_chat_template *t; const char *want; int ok; } job;
@@ -561,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_options_and_variables),
         cmocka_unit_test(test_allocation_failures),
+        cmocka_unit_test(test_mutated_templates),
         cmocka_unit_test(test_compile_once_render_concurrently),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -452,7 +452,9 @@ static void test_rss_anon_grows_with_touched_memory(void **state)
     assert_int_equal(fg_probe_proc(NULL, 0, &freed), FG_OK);
     if (!UNDER_ASAN) /* ASan keeps freed memory in quarantine */
         assert_in_range64(freed.rss_anon - before.rss_anon, -slack, slack);
-    assert_true(freed.vm_hwm >= touched.vm_rss - 64 * KIB); /* the peak stays */
+    /* the peak stays (VmHWM is refreshed from per-CPU counters at unmap: it may trail
+     * the last VmRSS read by a little, measured ~100 KiB on Linux 6.18) */
+    assert_true(freed.vm_hwm >= touched.vm_rss - MIB);
 }
 
 /* ---- residency ----------------------------------------------------------------------------- */
@@ -495,12 +497,12 @@ static void test_mincore_residency(void **state)
 
 static void test_mapped_registry_and_breakdown(void **state)
 {
-    const size_t len = 4 * (size_t)MIB;
+    const size_t len = 16 * (size_t)MIB;
     char *dir = test_tmpdir();
     char path[1100];
     snprintf(path, sizeof path, "%s/weights.bin", dir);
     char *data = malloc(len);
-    for (size_t i = 0; i < len; i++) data[i] = (char)(i * 7);
+    for (size_t i = 0; i < len; i++) data[i] = (char)(i / 4096 % 251 + 1);
     assert_int_equal(test_write_file(path, data, len), 0);
     int fd = open(path, O_RDONLY);
     assert_true(fd >= 0);
@@ -511,10 +513,12 @@ static void test_mapped_registry_and_breakdown(void **state)
     assert_int_equal(fg_mem_mapped_size(), (int64_t)len);
     assert_int_equal(fg_mem_mapped_rss(NULL), 0); /* mapped, never touched by us */
 
-    unsigned sum = 0; /* read the first MiB: faults map it (plus fault-around, <= 64 KiB) */
+    /* Read the first MiB: its pages get mapped, and a little more (fault-around maps
+     * cached neighbours, large folios are mapped whole: up to 2 MiB measured). */
+    unsigned sum = 0;
     for (size_t i = 0; i < (size_t)MIB; i += 512) sum += w[i];
     int64_t rss = fg_mem_mapped_rss(NULL);
-    assert_in_range64(rss, MIB, MIB + 64 * KIB);
+    assert_in_range64(rss, MIB, 4 * MIB);
     fg_mem_stats st;
     fg_mem_get_stats(&st);
     assert_int_equal(st.current[FG_MEM_WEIGHTS_MAPPED], rss);
@@ -549,7 +553,7 @@ static void test_mapped_registry_and_breakdown(void **state)
     for (int i = 0; i < FG_MEM_TAG_COUNT; i++) assert_non_null(strstr(table, fg_mem_tag_name((fg_mem_tag)i)));
     assert_non_null(strstr(table, "unaccounted"));
     assert_non_null(strstr(table, "RssAnon"));
-    assert_non_null(strstr(table, "4.00 MiB mapped"));
+    assert_non_null(strstr(table, "16.0 MiB mapped"));
     char small[40];
     assert_int_equal(fg_mem_breakdown_format(&b, small, sizeof small), need);
     assert_int_equal(strlen(small), sizeof small - 1);

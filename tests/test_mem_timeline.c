@@ -293,20 +293,28 @@ static void test_child_by_pid(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         const size_t n = 24 * (size_t)MIB;
-        char *x = malloc(n);
-        memset(x, 1, n);
-        char c = 'r';
+        volatile char *x = malloc(n);
+        if (!x) _exit(2);
+        for (size_t i = 0; i < n; i += 4096) x[i] = 1; /* volatile: the pages are really touched */
+        char c = x[4096] ? 'r' : 'x';
         if (write(ready[1], &c, 1) != 1) _exit(2);
         for (;;) pause();
     }
-    char c;
-    assert_int_equal(read(ready[0], &c, 1), 1);
+    char c = 0;
+    ssize_t got = read(ready[0], &c, 1);
     fg_timeline_params p = fg_timeline_default_params();
     p.pid = (int)pid;
     fg_timeline *tl = NULL;
-    assert_int_equal(fg_timeline_create(&p, &tl), FG_OK);
-    assert_int_equal(fg_timeline_tick(tl), FG_OK);
-    assert_int_equal(fg_timeline_mark(tl, "child-ready"), FG_OK);
+    fg_status created = fg_timeline_create(&p, &tl);
+    fg_status ticked = created == FG_OK ? fg_timeline_tick(tl) : created;
+    fg_status marked = created == FG_OK ? fg_timeline_mark(tl, "child-ready") : created;
+    kill(pid, SIGKILL); /* before any assertion can leave the child behind */
+    waitpid(pid, NULL, 0);
+    assert_int_equal(got, 1);
+    assert_int_equal(c, 'r');
+    assert_int_equal(created, FG_OK);
+    assert_int_equal(ticked, FG_OK);
+    assert_int_equal(marked, FG_OK);
     fg_mem_sample s;
     assert_int_equal(fg_timeline_recent(tl, 0, &s, 1), 1);
     assert_true(s.rss_anon >= 24 * MIB);
@@ -314,8 +322,6 @@ static void test_child_by_pid(void **state)
     fg_mem_mark m;
     assert_int_equal(fg_timeline_marks(tl, &m, 1), 1);
     assert_true(m.rss_anon >= 24 * MIB);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
     assert_int_equal(fg_timeline_tick(tl), FG_ERR_IO);
     cJSON *j = fg_timeline_json(tl, NULL);
     assert_non_null(j);

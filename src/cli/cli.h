@@ -17,6 +17,7 @@ typedef struct cli_command {
 int cmd_inspect(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
@@ -47,5 +48,14 @@ fg_status cli_load_tokenizer(const fg_model *m, fg_tokenizer **out);
  * returns 0 if it is not a sampling option, -1 after printing an error. */
 int cli_sampling_option(int argc, char **argv, int *i, fg_sampler_params *p);
 const char *cli_sampling_help(void);
+
+/* Planner options shared by plan, run, chat, bench, serve: --ctx, --mem-limit, --quant,
+ * --fit, --batch, --threads. Same convention as cli_sampling_option. */
+#include "model/plan.h"
+int cli_plan_option(int argc, char **argv, int *i, fg_plan_params *p);
+/* Plans `model` with p; prints the refusal ("does not fit: needs X, limit Y; fits with
+ * ...") and returns 1 when it does not fit; with p->fit, updates p->n_ctx and p->quant
+ * to the chosen ones. verbose: prints the plan table on stderr. */
+int cli_plan_check(const char *model, fg_plan_params *p, bool verbose);
 
 #endif

@@ -4,6 +4,7 @@
  * the next-token distribution and its logsumexp (the shape of the golden files'
  * `reference` entries). Greedy unless sampling options say otherwise. */
 #include "cli/cli.h"
+#include "format/quant_mix.h"
 #include "mem/mem.h"
 #include "model/model.h"
 
@@ -17,9 +18,10 @@ typedef struct run_opts {
     const char *model;
     int32_t *ids;
     int64_t n_ids;
-    long long n_gen, top_k, n_ctx, threads, batch;
+    long long n_gen, top_k;
     bool json, verbose, no_special;
     const char *text;
+    fg_plan_params plan;
     fg_sampler_params sp;
 } run_opts;
 
@@ -36,6 +38,9 @@ static void usage(void)
            "  --ctx N           context size (default min(trained, 4096))\n"
            "  --batch N         prefill chunk (default 256)\n"
            "  --threads N       threads (default: physical cores)\n"
+           "  --quant TYPE      quantize while loading: q8_0, q4_0, q6_k, q4_k_m, q5_k_m, f16, bf16\n"
+           "  --mem-limit SIZE  memory limit (default: the cgroup's, else MemAvailable)\n"
+           "  --fit             choose the quantization and context that fit the limit\n"
            "  -v, --verbose     timings and memory on stderr\n%s", cli_sampling_help());
 }
 
@@ -124,7 +129,8 @@ static int32_t argmax(const float *row, int64_t n)
 
 int cmd_run(int argc, char **argv)
 {
-    run_opts o = {.n_gen = -1, .top_k = 0, .n_ctx = 0, .threads = 0, .batch = 256};
+    run_opts o = {.n_gen = -1, .top_k = 0};
+    o.plan = fg_plan_default_params();
     o.sp = fg_sampler_default_params();
     o.sp.temperature = 0;
     int rc = 1;
@@ -133,6 +139,7 @@ int cmd_run(int argc, char **argv)
     fg_sampler *smp = NULL;
     for (int i = 1; i < argc; i++) {
         int so = cli_sampling_option(argc, argv, &i, &o.sp);
+        if (so == 0) so = cli_plan_option(argc, argv, &i, &o.plan);
         if (so < 0) goto out;
         if (so > 0) continue;
         const char *a = argv[i];
@@ -154,15 +161,6 @@ int cmd_run(int argc, char **argv)
         } else if (!strcmp(a, "--top-logits")) {
             NEED_VALUE();
             if (!cli_parse_int(v, 1, 1000, &o.top_k)) { cli_fail("run: --top-logits wants 1..1000, got '%s'", v); goto out; }
-        } else if (!strcmp(a, "--ctx")) {
-            NEED_VALUE();
-            if (!cli_parse_int(v, 1, 1 << 24, &o.n_ctx)) { cli_fail("run: --ctx wants a positive count, got '%s'", v); goto out; }
-        } else if (!strcmp(a, "--batch")) {
-            NEED_VALUE();
-            if (!cli_parse_int(v, 1, 1 << 16, &o.batch)) { cli_fail("run: --batch wants 1..65536, got '%s'", v); goto out; }
-        } else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
-            NEED_VALUE();
-            if (!cli_parse_int(v, 1, 1024, &o.threads)) { cli_fail("run: --threads wants 1..1024, got '%s'", v); goto out; }
         } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
             NEED_VALUE();
             o.text = v;
@@ -189,12 +187,21 @@ int cmd_run(int argc, char **argv)
     if (o.n_gen < 0) o.n_gen = o.text ? 128 : 16;
     if (o.json && o.text) { cli_fail("run: --json goes with --ids (use `frugal tokenize` to get ids)"); goto out; }
 
+    /* refuse before loading what does not fit (--fit: choose what does) */
+    if (cli_plan_check(o.model, &o.plan, o.verbose)) goto out;
     fg_model_params mp = fg_model_default_params();
-    mp.n_threads = (int)o.threads;
+    mp.n_threads = o.plan.n_threads;
+    mp.quant = o.plan.quant;
     fg_model *m = NULL;
     fg_session *s = NULL;
+    fg_budget *budget = NULL;
     float *logits = NULL;
-    fg_status st = fg_model_load(o.model, &mp, &m);
+    fg_budget_params bp = fg_budget_default_params();
+    bp.limit = o.plan.mem_limit;
+    bp.margin = o.plan.margin;
+    fg_status st = fg_budget_create(&bp, &budget);
+    if (st) { cli_fail_status(st, "memory budget"); goto done; }
+    st = fg_model_load(o.model, &mp, &m);
     if (st) { cli_fail_status(st, "cannot load %s", o.model); goto out; }
     const fg_hparams *hp = fg_model_hparams(m);
     if (o.text) {
@@ -215,8 +222,10 @@ int cmd_run(int argc, char **argv)
         if (n == 0) { cli_fail("run: the prompt is empty"); goto done; }
     }
     fg_session_params sp = fg_session_default_params();
-    sp.n_ctx = o.n_ctx;
-    sp.n_batch = (int)o.batch;
+    sp.n_ctx = o.plan.n_ctx;
+    sp.n_batch = o.plan.n_batch;
+    sp.n_threads = o.plan.n_threads;
+    sp.budget = budget;
     if ((st = fg_session_create(m, &sp, &s))) { cli_fail_status(st, "cannot create a session"); goto done; }
     if (o.n_ids + o.n_gen > fg_session_n_ctx(s)) {
         cli_fail("run: %lld prompt + %lld generated tokens do not fit the context of %lld (use --ctx)",
@@ -301,6 +310,7 @@ done:
     fg_free(logits);
     fg_session_free(s);
     fg_model_free(m);
+    fg_budget_free(budget);
 out:
     if (o.text) fg_free(o.ids);
     else free(o.ids);

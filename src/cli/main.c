@@ -9,6 +9,7 @@
 static const cli_command commands[] = {
     {"inspect", cmd_inspect, "show a model's architecture, hyperparameters and tensors"},
     {"chat", cmd_chat, "chat with a model, using its own chat template"},
+    {"plan", cmd_plan, "predict a model's memory before loading it, and whether it fits"},
     {"run", cmd_run, "run a model on a prompt (token ids or text) and generate"},
     {"serve", cmd_serve, "serve a model: OpenAI-compatible API, metrics and a chat page"},
     {"synth", cmd_synth, "write a synthetic random-weight model (HF directory or GGUF) from a config"},

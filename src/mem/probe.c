@@ -273,7 +273,7 @@ static void read_zram(const fg_probe_roots *roots, fg_sys_mem *out)
         fg_zram_device *z = &out->zram[out->n_zram];
         long long v[5];
         if (sscanf(buf, "%lld %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3], &v[4]) != 5) continue;
-        snprintf(z->name, sizeof z->name, "%s", e->d_name);
+        memcpy(z->name, e->d_name, strlen(e->d_name) + 1); /* < 16 bytes, checked above */
         z->orig_data_size = v[0];
         z->compr_data_size = v[1];
         z->mem_used_total = v[2];

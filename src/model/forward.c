@@ -184,6 +184,13 @@ fg_status fg_session_eval(fg_session *s, const int32_t *ids, int64_t n, fg_logit
                         (long long)n, (long long)s->n_past, (long long)s->n_ctx);
     size_t kv_row = (size_t)(hp->n_head_kv * hp->head_dim) * sizeof(float);
     size_t need = (size_t)(s->n_past + n) * kv_row;
+    /* growth of the KV cache is checked against the budget when pages are committed
+     * (every few tokens, not every token) */
+    if (need > s->k_cache[0].committed && s->budget) {
+        int64_t grow = 2 * hp->n_layer * (int64_t)(need - s->k_cache[0].committed);
+        fg_status st = fg_budget_check(s->budget, grow, "KV cache");
+        if (st) return st;
+    }
     for (int64_t L = 0; L < hp->n_layer; L++) {
         fg_status st;
         if ((st = fg_region_commit(&s->k_cache[L], need)) || (st = fg_region_commit(&s->v_cache[L], need))) return st;

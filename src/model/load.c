@@ -1,12 +1,16 @@
 /* Loading a model: open the file(s), read the hyperparameters, bind every weight as a
  * view into the read-only mapping (vectors in float32 are used in place; vectors in
  * another dtype are converted into small owned copies), check names, shapes and dtypes. */
+#include "format/quant_mix.h"
+#include "mem/probe.h"
 #include "model/model-impl.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 fg_model_params fg_model_default_params(void)
 {
@@ -67,7 +71,12 @@ static bool find_tensor(const fg_model *m, const char *name, found_tensor *t)
     return true;
 }
 
-static fg_status bind_mat(fg_model *m, const char *name, int64_t rows, int64_t cols, fg_mat *out)
+static fg_status convert_mat(fg_model *m, const char *name, fg_mat *w, fg_dtype to);
+static fg_status keep_owned(fg_model *m, void *p);
+
+/* Binds a matrix found under `name`; `gguf_name` is its GGUF name (the quantization
+ * mixture is defined on those). */
+static fg_status bind_mat_as(fg_model *m, const char *name, const char *gguf_name, int64_t rows, int64_t cols, fg_mat *out)
 {
     found_tensor t;
     if (!find_tensor(m, name, &t)) return fg_error(FG_ERR_FORMAT, "%s: missing tensor %s", model_path(m), name);
@@ -90,6 +99,70 @@ static fg_status bind_mat(fg_model *m, const char *name, int64_t rows, int64_t c
     out->cols = cols;
     out->row_stride = rb;
     out->data = t.data;
+    if (m->quant != FG_QMIX_NONE) {
+        fg_dtype to = fg_quant_mix_type((fg_quant_mix)m->quant, gguf_name, 2, cols, m->hp.n_layer, m->hp.tied_output);
+        if (to != FG_DT_INVALID && to != t.dtype) return convert_mat(m, name, out, to);
+    }
+    return FG_OK;
+}
+
+/* ---- quantize on load ------------------------------------------------------------------ */
+typedef struct convert_job {
+    const fg_mat *src;
+    int64_t row0, row1;  /* the chunk of rows being converted */
+    uint8_t *dst;
+    fg_dtype to;
+    size_t dst_stride;
+    float *tmp;          /* [n_threads x cols] */
+} convert_job;
+
+static void convert_rows(void *arg, int ith, int nth)
+{
+    convert_job *j = arg;
+    int64_t rows = j->row1 - j->row0, lo = j->row0 + rows * ith / nth, hi = j->row0 + rows * (ith + 1) / nth;
+    float *tmp = j->tmp + (size_t)ith * (size_t)j->src->cols;
+    for (int64_t r = lo; r < hi; r++) {
+        fg_dequant_row(j->src->dtype, (const uint8_t *)j->src->data + (size_t)r * j->src->row_stride, tmp, j->src->cols);
+        fg_quantize_row(j->to, tmp, j->dst + (size_t)r * j->dst_stride, j->src->cols);
+    }
+}
+
+/* Drops the pages of a mapped range from this process (they stay in the page cache and
+ * fault back in if touched again). */
+static void drop_pages(const void *p, size_t len)
+{
+    size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + ps - 1) & ~(uintptr_t)(ps - 1), e = ((uintptr_t)p + len) & ~(uintptr_t)(ps - 1);
+    if (e > a) madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+static fg_status convert_mat(fg_model *m, const char *name, fg_mat *w, fg_dtype to)
+{
+    size_t rb = fg_row_bytes(to, w->cols);
+    if (!rb) return fg_error(FG_ERR_UNSUPPORTED, "%s: cannot convert %s to %s (row length %lld)", model_path(m), name,
+                             fg_dtype_name(to), (long long)w->cols);
+    uint8_t *dst = fg_malloc(FG_MEM_WEIGHTS_OWNED, rb * (size_t)w->rows);
+    if (!dst) return fg_error(FG_ERR_NOMEM, "out of memory converting %s to %s", name, fg_dtype_name(to));
+    fg_status st = keep_owned(m, dst);
+    if (st) return st;
+    if (!m->conv_pool && (st = fg_pool_create(m->n_threads, &m->conv_pool))) return st;
+    int nth = fg_pool_size(m->conv_pool);
+    float *tmp = fg_malloc(FG_MEM_SCRATCH, (size_t)nth * (size_t)w->cols * sizeof(float));
+    if (!tmp) return fg_error(FG_ERR_NOMEM, "out of memory converting %s", name);
+    /* chunk by chunk, dropping each chunk's source pages: at most one chunk of the
+     * source is resident beside the converted weights */
+    int64_t chunk_rows = (int64_t)(FG_CONVERT_CHUNK / w->row_stride);
+    if (chunk_rows < 1) chunk_rows = 1;
+    for (int64_t r0 = 0; r0 < w->rows; r0 += chunk_rows) {
+        int64_t r1 = r0 + chunk_rows < w->rows ? r0 + chunk_rows : w->rows;
+        convert_job job = {w, r0, r1, dst, to, rb, tmp};
+        fg_pool_run(m->conv_pool, convert_rows, &job);
+        drop_pages((const uint8_t *)w->data + (size_t)r0 * w->row_stride, (size_t)(r1 - r0) * w->row_stride);
+    }
+    fg_free(tmp);
+    w->data = dst;
+    w->dtype = to;
+    w->row_stride = rb;
     return FG_OK;
 }
 
@@ -171,36 +244,43 @@ static const char *lname(char *buf, size_t size, const char *fmt, int layer)
 }
 #pragma GCC diagnostic pop
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+static const char *gname(char *buf, size_t size, const char *fmt, int layer)
+{
+    snprintf(buf, size, fmt, layer);
+    return buf;
+}
+#pragma GCC diagnostic pop
+
 static fg_status bind_all(fg_model *m, const names *nm)
 {
     const fg_hparams *hp = &m->hp;
     int64_t E = hp->n_embd, hd = hp->head_dim, Q = hp->n_head * hd, KV = hp->n_head_kv * hd;
     fg_status s;
-    if ((s = bind_mat(m, nm->embd, hp->n_vocab, E, &m->tok_embd))) return s;
     found_tensor t;
-    if (find_tensor(m, nm->out, &t)) {
-        if ((s = bind_mat(m, nm->out, hp->n_vocab, E, &m->output))) return s;
-        m->hp.tied_output = false;
+    m->hp.tied_output = !find_tensor(m, nm->out, &t);
+    if ((s = bind_mat_as(m, nm->embd, gguf_names.embd, hp->n_vocab, E, &m->tok_embd))) return s;
+    if (!m->hp.tied_output) {
+        if ((s = bind_mat_as(m, nm->out, gguf_names.out, hp->n_vocab, E, &m->output))) return s;
     } else {
         m->output = m->tok_embd;
-        m->hp.tied_output = true;
     }
     if ((s = bind_vec(m, nm->out_norm, E, &m->output_norm))) return s;
     m->layers = fg_calloc(FG_MEM_RUNTIME, (size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return fg_error(FG_ERR_NOMEM, "out of memory binding layers");
-    char b[160];
+    char b[160], g[160];
+#define MAT(fmt, rows, cols, dst) \
+    bind_mat_as(m, lname(b, sizeof b, nm->fmt, L), gname(g, sizeof g, gguf_names.fmt, L), rows, cols, dst)
     for (int L = 0; L < hp->n_layer; L++) {
         fg_layer *l = &m->layers[L];
         if ((s = bind_vec(m, lname(b, sizeof b, nm->fmt_attn_norm, L), E, &l->attn_norm)) ||
             (s = bind_vec(m, lname(b, sizeof b, nm->fmt_ffn_norm, L), E, &l->ffn_norm)) ||
-            (s = bind_mat(m, lname(b, sizeof b, nm->fmt_q, L), Q, E, &l->wq)) ||
-            (s = bind_mat(m, lname(b, sizeof b, nm->fmt_k, L), KV, E, &l->wk)) ||
-            (s = bind_mat(m, lname(b, sizeof b, nm->fmt_v, L), KV, E, &l->wv)) ||
-            (s = bind_mat(m, lname(b, sizeof b, nm->fmt_o, L), E, Q, &l->wo)) ||
-            (s = bind_mat(m, lname(b, sizeof b, nm->fmt_gate, L), hp->n_ff, E, &l->w_gate)) ||
-            (s = bind_mat(m, lname(b, sizeof b, nm->fmt_up, L), hp->n_ff, E, &l->w_up)) ||
-            (s = bind_mat(m, lname(b, sizeof b, nm->fmt_down, L), E, hp->n_ff, &l->w_down)))
+            (s = MAT(fmt_q, Q, E, &l->wq)) || (s = MAT(fmt_k, KV, E, &l->wk)) || (s = MAT(fmt_v, KV, E, &l->wv)) ||
+            (s = MAT(fmt_o, E, Q, &l->wo)) || (s = MAT(fmt_gate, hp->n_ff, E, &l->w_gate)) ||
+            (s = MAT(fmt_up, hp->n_ff, E, &l->w_up)) || (s = MAT(fmt_down, E, hp->n_ff, &l->w_down)))
             return s;
+#undef MAT
         if (hp->has_qkv_bias &&
             ((s = bind_vec(m, lname(b, sizeof b, nm->fmt_bq, L), Q, &l->bq)) ||
              (s = bind_vec(m, lname(b, sizeof b, nm->fmt_bk, L), KV, &l->bk)) ||
@@ -358,6 +438,24 @@ fg_status fg_model_bind_hf(fg_model *m, const fg_hf_config *c)
     return fg_model_init_rope(m, c, NULL);
 }
 
+/* The weight files' mappings are counted by the memory accounting (src/mem/probe.h). */
+static fg_status register_mappings(fg_model *m)
+{
+    fg_status s = FG_OK;
+    if (m->gguf) s = fg_mem_map_register(m->gguf->file.data, m->gguf->file.size, m->gguf->file.path);
+    for (int i = 0; m->st && i < m->st->n_files && !s; i++)
+        s = fg_mem_map_register(m->st->files[i].data, m->st->files[i].size, m->st->files[i].path);
+    m->registered = !s;
+    return s;
+}
+
+static void unregister_mappings(fg_model *m)
+{
+    if (!m->registered) return;
+    if (m->gguf) fg_mem_map_unregister(m->gguf->file.data);
+    for (int i = 0; m->st && i < m->st->n_files; i++) fg_mem_map_unregister(m->st->files[i].data);
+}
+
 fg_status fg_model_load(const char *path, const fg_model_params *params, fg_model **out)
 {
     *out = NULL;
@@ -368,6 +466,11 @@ fg_status fg_model_load(const char *path, const fg_model_params *params, fg_mode
     if (!m) return fg_error(FG_ERR_NOMEM, "out of memory");
     fg_model_params p = params ? *params : fg_model_default_params();
     m->n_threads = p.n_threads > 0 ? p.n_threads : fg_physical_cores();
+    if (p.quant < 0 || p.quant >= FG_QMIX_COUNT) {
+        fg_model_free(m);
+        return fg_error(FG_ERR_ARG, "unknown quantization %d", p.quant);
+    }
+    m->quant = p.quant;
     fg_status s;
     if (S_ISDIR(st.st_mode)) {
         m->dir = fg_strdup(FG_MEM_RUNTIME, path);
@@ -380,6 +483,9 @@ fg_status fg_model_load(const char *path, const fg_model_params *params, fg_mode
     } else {
         if ((s = fg_gguf_open(path, &m->gguf)) == FG_OK) s = fg_model_bind_gguf(m);
     }
+    fg_pool_free(m->conv_pool);
+    m->conv_pool = NULL;
+    if (!s) s = register_mappings(m);
     if (s) {
         fg_model_free(m);
         return s;
@@ -391,6 +497,8 @@ fg_status fg_model_load(const char *path, const fg_model_params *params, fg_mode
 void fg_model_free(fg_model *m)
 {
     if (!m) return;
+    unregister_mappings(m);
+    fg_pool_free(m->conv_pool);
     for (size_t i = 0; i < m->n_owned; i++) fg_free(m->owned[i]);
     fg_free(m->owned);
     fg_free(m->layers);

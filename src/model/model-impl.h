@@ -35,7 +35,13 @@ struct fg_model {
     void **owned;             /* owned vector copies, freed with the model */
     size_t n_owned, cap_owned;
     int n_threads;
+    int quant;                /* fg_quant_mix applied while loading */
+    fg_pool *conv_pool;       /* threads for quantize-on-load, freed after loading */
+    bool registered;          /* mappings registered with the accounting */
 };
+
+/* Quantize-on-load converts this many source bytes at a time, then drops their pages. */
+#define FG_CONVERT_CHUNK ((size_t)16 << 20)
 
 /* Binding helpers of load.c for the two file kinds. */
 fg_status fg_model_bind_gguf(fg_model *m);
@@ -48,6 +54,7 @@ struct fg_session {
     fg_pool *pool;
     int64_t n_ctx, n_past;
     int n_batch;
+    struct fg_budget *budget;
     /* KV cache: per layer one region for K and one for V, each [n_ctx x n_head_kv*hd]
      * float32, reserved for the whole context and committed as positions arrive. */
     fg_region *k_cache, *v_cache;
@@ -65,5 +72,11 @@ struct fg_session {
     void *work;    /* matmul work buffer */
     size_t work_size;
 };
+
+/* The scratch arena: SCRATCH_BUFS float buffers (element counts into sizes) plus the
+ * matmul work area; returns the arena's bytes. Shared by sessions and the planner. */
+#define SCRATCH_BUFS 10
+size_t fg_scratch_layout(const fg_hparams *hp, int n_batch, int64_t n_ctx, int n_threads, size_t work,
+                         size_t sizes[SCRATCH_BUFS]);
 
 #endif

@@ -31,6 +31,11 @@ typedef struct fg_hparams {
 
 typedef struct fg_model_params {
     int n_threads;         /* 0: the machine's physical cores */
+    /* Quantize while loading (e.g. an HF BF16 checkpoint to q8_0 / q4_k_m; see
+     * format/quant_mix.h): tensor by tensor from the mapping into owned memory, the
+     * source pages dropped after each tensor, so the peak is the converted weights plus
+     * one source tensor. FG_QMIX_NONE (0): compute with the file's types. */
+    int quant;             /* an fg_quant_mix */
 } fg_model_params;
 fg_model_params fg_model_default_params(void);
 
@@ -57,6 +62,7 @@ typedef struct fg_session_params {
     int64_t n_ctx;         /* positions the KV cache can hold; 0: min(n_ctx_train, 4096) */
     int n_batch;           /* most tokens computed in one forward step (scratch sized for it) */
     int n_threads;         /* 0: the model's default */
+    struct fg_budget *budget; /* KV growth is checked against it (NULL: unchecked) */
 } fg_session_params;
 fg_session_params fg_session_default_params(void);
 

@@ -37,6 +37,23 @@ size_t fg_session_kv_bytes_per_token(const fg_session *s)
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+size_t fg_scratch_layout(const fg_hparams *hp, int n_batch, int64_t n_ctx, int n_threads, size_t work,
+                         size_t sizes[SCRATCH_BUFS])
+{
+    size_t B = (size_t)n_batch, E = (size_t)hp->n_embd, Q = (size_t)(hp->n_head * hp->head_dim);
+    size_t KV = (size_t)(hp->n_head_kv * hp->head_dim), F = (size_t)hp->n_ff;
+    size_t half = (size_t)hp->head_dim / 2;
+    /* x, h, q, k, v, att, gate, up, scores, rope_cs (in the order of session.c's pointers) */
+    size_t sz[SCRATCH_BUFS] = {B * E, B * E, B * Q, B * KV, B * KV, B * Q, B * F, B * F,
+                               (size_t)n_threads * (size_t)n_ctx, B * half * 2};
+    size_t total = 0;
+    for (int i = 0; i < SCRATCH_BUFS; i++) {
+        sizes[i] = sz[i];
+        total += align64(sz[i] * sizeof(float));
+    }
+    return total + align64(work);
+}
+
 fg_status fg_session_create(fg_model *m, const fg_session_params *params, fg_session **out)
 {
     *out = NULL;
@@ -53,6 +70,7 @@ fg_status fg_session_create(fg_model *m, const fg_session_params *params, fg_ses
     s->model = m;
     s->n_ctx = p.n_ctx;
     s->n_batch = p.n_batch;
+    s->budget = p.budget;
     fg_status st = fg_pool_create(nth, &s->pool);
     if (st) goto fail;
 
@@ -70,10 +88,7 @@ fg_status fg_session_create(fg_model *m, const fg_session_params *params, fg_ses
             goto fail;
     }
 
-    /* Scratch layout: every buffer 64-byte aligned inside one region. */
-    size_t B = (size_t)s->n_batch, E = (size_t)hp->n_embd, Q = (size_t)(hp->n_head * hp->head_dim);
-    size_t KV = (size_t)(hp->n_head_kv * hp->head_dim), F = (size_t)hp->n_ff;
-    size_t half = (size_t)hp->head_dim / 2;
+    /* Scratch layout: every buffer 64-byte aligned inside one region (fg_scratch_layout). */
     size_t work = 0;
     for (int64_t L = 0; L < hp->n_layer; L++) {
         const fg_layer *l = &m->layers[L];
@@ -85,14 +100,12 @@ fg_status fg_session_create(fg_model *m, const fg_session_params *params, fg_ses
     }
     size_t w_out = fg_matmul_work_size(m->output.dtype, m->output.cols, s->n_batch);
     if (w_out > work) work = w_out;
-    size_t sizes[] = {B * E, B * E, B * Q, B * KV, B * KV, B * Q, B * F, B * F,
-                      (size_t)nth * (size_t)s->n_ctx, B * half * 2};
-    size_t total = 0;
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) total += align64(sizes[i] * sizeof(float));
-    total += align64(work);
+    size_t sizes[SCRATCH_BUFS];
+    size_t total = fg_scratch_layout(hp, s->n_batch, s->n_ctx, nth, work, sizes);
     if ((st = fg_region_reserve(&s->scratch, FG_MEM_SCRATCH, total)) || (st = fg_region_commit(&s->scratch, total)))
         goto fail;
     uint8_t *p8 = s->scratch.base;
+    _Static_assert(SCRATCH_BUFS == 10, "one pointer per scratch buffer");
     float **bufs[] = {&s->x, &s->h, &s->q, &s->k, &s->v, &s->att, &s->gate, &s->up, &s->scores, &s->rope_cs};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         *bufs[i] = (float *)p8;

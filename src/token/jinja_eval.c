@@ -405,7 +405,8 @@ static jv arith(jj_ctx *c, int op, jv a, jv b)
         jj_rfail(c, FG_ERR_UNSUPPORTED, "unsupported string formatting with '%%'");
     if (!jv_is_number(a) || !jv_is_number(b)) bad_operands(c, op, a, b);
     bool ints = a.t != JV_FLOAT && b.t != JV_FLOAT;
-    int64_t x = a.t == JV_INT ? a.u.i : (int64_t)a.u.b, y = b.t == JV_INT ? b.u.i : (int64_t)b.u.b;
+    int64_t x = a.t == JV_INT ? a.u.i : a.t == JV_BOOL ? (int64_t)a.u.b : 0;
+    int64_t y = b.t == JV_INT ? b.u.i : b.t == JV_BOOL ? (int64_t)b.u.b : 0;
     double fx = jv_num(a), fy = jv_num(b);
     switch (op) {
     case '+':
@@ -460,12 +461,15 @@ static bool contains(jj_ctx *c, jv item, jv seq)
             jj_rfail(c, FG_ERR_FORMAT, "'in <string>' requires a string on the left, not a %s", jv_type_name(item));
         if (item.u.str.n == 0) return true;
         if (item.u.str.n > seq.u.str.n) return false;
+        jj_cost(c, seq.u.str.n);
         return memmem(seq.u.str.s, seq.u.str.n, item.u.str.s, item.u.str.n) != NULL;
     case JV_LIST:
+        jj_cost(c, seq.u.list->n * 64);
         for (size_t i = 0; i < seq.u.list->n; i++)
             if (jv_equal(c, item, seq.u.list->v[i], 0)) return true;
         return false;
     case JV_DICT: case JV_NS:
+        jj_cost(c, seq.u.dict->n * 64);
         return item.t == JV_STR && jv_dict_get(seq, item.u.str.s, item.u.str.n).t != JV_UNDEF;
     case JV_UNDEF:
         return false;

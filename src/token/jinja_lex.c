@@ -210,9 +210,10 @@ static void lex_number(lexer *L, bool after_dot)
     } else {
         int64_t v = 0;
         for (size_t k = 0; k < n; k++) {
-            if (v > (INT64_MAX - 9) / 10)
+            int d = buf[k] - '0';
+            if (v > (INT64_MAX - d) / 10)
                 jj_fail(L->err, FG_ERR_UNSUPPORTED, L->line, "integer literal %s is too large", buf);
-            v = v * 10 + (buf[k] - '0');
+            v = v * 10 + d;
         }
         t->i = v;
     }

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "mem/mem.h"
 
 /* ---- arena ------------------------------------------------------------------------------ */
@@ -324,9 +326,13 @@ bool jv_equal(jj_ctx *c, jv a, jv b, int depth)
     if (a.t != b.t) return false;
     switch (a.t) {
     case JV_UNDEF: case JV_NONE: return true;
-    case JV_STR: return a.u.str.n == b.u.str.n && memcmp(a.u.str.s, b.u.str.s, a.u.str.n) == 0;
+    case JV_STR:
+        if (a.u.str.n != b.u.str.n) return false;
+        jj_cost(c, a.u.str.n);
+        return memcmp(a.u.str.s, b.u.str.s, a.u.str.n) == 0;
     case JV_LIST:
         if (a.u.list->n != b.u.list->n) return false;
+        jj_cost(c, a.u.list->n * 64);
         for (size_t i = 0; i < a.u.list->n; i++)
             if (!jv_equal(c, a.u.list->v[i], b.u.list->v[i], depth + 1)) return false;
         return true;
@@ -345,9 +351,12 @@ bool jv_equal(jj_ctx *c, jv a, jv b, int depth)
     }
 }
 
+/* case-insensitive comparison lowercases, as Jinja's ignore_case does with str.lower() */
 static uint32_t fold(uint32_t cp)
 {
-    return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
+    if (cp < 0x80) return (cp >= 'A' && cp <= 'Z') ? cp + 32 : cp;
+    if (cp >= 0xDC80 && cp <= 0xDCFF) return cp;
+    return (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
 }
 
 int jv_compare(jj_ctx *c, jv a, jv b, bool case_sensitive)
@@ -358,6 +367,7 @@ int jv_compare(jj_ctx *c, jv a, jv b, bool case_sensitive)
         return x < y ? -1 : x > y;
     }
     if (a.t == JV_STR && b.t == JV_STR) {
+        jj_cost(c, a.u.str.n < b.u.str.n ? a.u.str.n : b.u.str.n);
         const char *s = a.u.str.s, *t = b.u.str.s;
         size_t i = 0, j = 0;
         while (i < a.u.str.n && j < b.u.str.n) {

@@ -566,19 +566,31 @@ size_t fg_tok_stream_bufsize(const fg_tokenizer *t)
     return 3 * (t->max_bytes + 4);
 }
 
+static void feed_bytes(out_sink *o, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < 0x80 && !o->s->n_pend && o->s->started) { /* ASCII fast path */
+            if (o->n < o->cap) o->buf[o->n] = (char)p[i];
+            o->n++;
+        } else {
+            feed_byte(o, p[i]);
+        }
+    }
+}
+
 static void push_token(out_sink *o, const fg_tokenizer *t, int32_t id)
 {
     char tmp[256];
     size_t n = fg_tok_token_bytes(t, id, tmp, sizeof tmp);
     if (n <= sizeof tmp) {
-        for (size_t i = 0; i < n; i++) feed_byte(o, (uint8_t)tmp[i]);
+        feed_bytes(o, (const uint8_t *)tmp, n);
         return;
     }
-    /* long pieces: walk them in chunks through the same function */
+    /* a piece longer than the stack buffer */
     char *big = fg_malloc(FG_MEM_TOKENIZER, n);
     if (big) {
         fg_tok_token_bytes(t, id, big, n);
-        for (size_t i = 0; i < n; i++) feed_byte(o, (uint8_t)big[i]);
+        feed_bytes(o, (const uint8_t *)big, n);
         fg_free(big);
     } else {
         sink_put(o, REPL, 3);
