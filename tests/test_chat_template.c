@@ -407,6 +407,9 @@ static void test_limits(void **state)
         { strdup("{% set ns = namespace(s='xxxxxxxx') %}{% for i in range(60) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s | length }}"),
           FG_ERR_BUDGET, "MiB of memory" },
         { strdup("{{ 'x' * 10**12 }}"), FG_ERR_BUDGET, "too large" },
+        /* scans allocate nothing; their cost still counts against the step budget */
+        { strdup("{% set s = 'x' * 1000000 %}{% for i in range(100000) %}{% if 'y' in s %}{% endif %}{% endfor %}"),
+          FG_ERR_BUDGET, "steps" },
         { strdup("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}"), FG_ERR_UNSUPPORTED, "evaluation nested deeper" },
         { strdup("{% set ns = namespace() %}{% set ns.me = ns %}{{ ns }}"), FG_ERR_UNSUPPORTED, "value nested deeper" },
         { strdup("{% set ns = namespace(l=[]) %}{% for i in range(200) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l | tojson }}"),

@@ -146,18 +146,18 @@ static void test_all_paths(void **state)
         for (size_t d = 0; d < sizeof all_dtypes / sizeof all_dtypes[0]; d++) {
             fg_dtype dt = all_dtypes[d];
             int be = fg_dtype_get(dt)->block_elems;
-            /* column counts: odd ones and a vector tail for floats, an odd block count
-             * for the 32-blocks, one and three super-blocks for K-quants */
-            int64_t cols_list[3];
+            /* column counts: odd ones and a vector tail for floats, odd block counts
+             * for the 32-blocks, one to four super-blocks for K-quants */
+            int64_t cols_list[4];
             if (be == 1) {
-                cols_list[0] = 7; cols_list[1] = 100; cols_list[2] = 512;
-            } else if (be == 32) {
-                cols_list[0] = 32; cols_list[1] = 96; cols_list[2] = 512;
+                cols_list[0] = 7; cols_list[1] = 100; cols_list[2] = 512; cols_list[3] = 1;
+            } else if (be == 32) { /* 7 blocks: a group of 4, a pair and a single */
+                cols_list[0] = 32; cols_list[1] = 96; cols_list[2] = 512; cols_list[3] = 224;
             } else {
-                cols_list[0] = 256; cols_list[1] = 768; cols_list[2] = 512;
+                cols_list[0] = 256; cols_list[1] = 768; cols_list[2] = 512; cols_list[3] = 1024;
             }
             double worst = 0;
-            for (int ci = 0; ci < 3; ci++)
+            for (int ci = 0; ci < 4; ci++)
                 for (int ri = 0; ri < 3; ri++) {
                     weights w;
                     make_weights(&w, dt, row_counts[ri], cols_list[ci]);

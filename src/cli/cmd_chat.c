@@ -79,6 +79,9 @@ static void usage(void)
            "  -n N               most tokens per reply (default 1024)\n"
            "  --ctx N            context size (default min(trained, 4096))\n"
            "  --threads N        threads (default: physical cores)\n"
+           "  --quant TYPE       quantize while loading (q8_0, q4_k_m, ...)\n"
+           "  --mem-limit SIZE   memory limit (default: the cgroup's, else MemAvailable)\n"
+           "  --fit              choose the quantization and context that fit\n"
            "%s"
            "commands while chatting: /reset, /quit (or Ctrl-D)\n",
            cli_sampling_help());
@@ -87,7 +90,8 @@ static void usage(void)
 int cmd_chat(int argc, char **argv)
 {
     const char *model_path = NULL, *system = NULL, *format = NULL;
-    long long n_ctx = 0, threads = 0, max_tokens = 1024;
+    long long max_tokens = 1024;
+    fg_plan_params plan = fg_plan_default_params();
     int thinking = -1;
     fg_sampler_params spar = fg_sampler_default_params();
     spar.temperature = 0.7f;
@@ -95,20 +99,18 @@ int cmd_chat(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int so = cli_sampling_option(argc, argv, &i, &spar);
+        if (so == 0) so = cli_plan_option(argc, argv, &i, &plan);
         if (so < 0) return 1;
         if (so > 0) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage();
             return 0;
         }
-        if (!strcmp(a, "--system") || !strcmp(a, "--chat-format") || !strcmp(a, "--ctx") || !strcmp(a, "--threads") ||
-            !strcmp(a, "-n")) {
+        if (!strcmp(a, "--system") || !strcmp(a, "--chat-format") || !strcmp(a, "-n")) {
             if (!v) return cli_fail("chat: %s needs a value", a);
             i++;
             if (!strcmp(a, "--system")) system = v;
             else if (!strcmp(a, "--chat-format")) format = v;
-            else if (!strcmp(a, "--ctx") && !cli_parse_int(v, 1, 1 << 24, &n_ctx)) return cli_fail("chat: --ctx wants a positive count, got '%s'", v);
-            else if (!strcmp(a, "--threads") && !cli_parse_int(v, 1, 1024, &threads)) return cli_fail("chat: --threads wants 1..1024, got '%s'", v);
             else if (!strcmp(a, "-n") && !cli_parse_int(v, 1, 1 << 24, &max_tokens)) return cli_fail("chat: -n wants a positive count, got '%s'", v);
         } else if (!strcmp(a, "--no-think")) {
             thinking = 0;
@@ -131,9 +133,17 @@ int cmd_chat(int argc, char **argv)
     history h = {0};
     char *line = NULL;
     size_t line_cap = 0;
+    fg_budget *budget = NULL;
+    if (cli_plan_check(model_path, &plan, false)) return 1;
+    fg_budget_params bp = fg_budget_default_params();
+    bp.limit = plan.mem_limit;
+    bp.margin = plan.margin;
     fg_model_params mp = fg_model_default_params();
-    mp.n_threads = (int)threads;
-    fg_status st = fg_model_load(model_path, &mp, &m);
+    mp.n_threads = plan.n_threads;
+    mp.quant = plan.quant;
+    fg_status st = fg_budget_create(&bp, &budget);
+    if (st) { cli_fail_status(st, "memory budget"); goto done; }
+    st = fg_model_load(model_path, &mp, &m);
     if (st) { cli_fail_status(st, "cannot load %s", model_path); goto done; }
     if ((st = cli_load_tokenizer(m, &tok))) { cli_fail_status(st, "cannot load the tokenizer"); goto done; }
     const char *src = format ? fg_chat_builtin(format) : fg_tok_chat_template(tok);
@@ -144,7 +154,10 @@ int cmd_chat(int argc, char **argv)
         goto done;
     }
     fg_session_params sp = fg_session_default_params();
-    sp.n_ctx = n_ctx;
+    sp.n_ctx = plan.n_ctx;
+    sp.n_batch = plan.n_batch;
+    sp.n_threads = plan.n_threads;
+    sp.budget = budget;
     if ((st = fg_session_create(m, &sp, &s))) { cli_fail_status(st, "cannot create a session"); goto done; }
     if ((st = fg_sampler_create(&spar, fg_model_hparams(m)->n_vocab, &smp))) { cli_fail_status(st, "sampler"); goto done; }
     size_t base = 0;
@@ -242,5 +255,6 @@ done:
     fg_tok_free(tok);
     fg_session_free(s);
     fg_model_free(m);
+    fg_budget_free(budget);
     return rc;
 }

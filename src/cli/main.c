@@ -14,6 +14,8 @@ static const cli_command commands[] = {
     {"serve", cmd_serve, "serve a model: OpenAI-compatible API, metrics and a chat page"},
     {"synth", cmd_synth, "write a synthetic random-weight model (HF directory or GGUF) from a config"},
     {"tokenize", cmd_tokenize, "print the token ids (or pieces) of a text with a model's tokenizer"},
+    {"bench", cmd_bench, "measure prefill and decode speed, time to first token, bandwidth ceiling and memory"},
+    {"suite", cmd_suite, "run many models, each in its own process, and report memory and speed (table, JSON, charts)"},
 };
 
 int cli_fail(const char *fmt, ...)

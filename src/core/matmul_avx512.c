@@ -231,7 +231,13 @@ INLINE void q8_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
     XQ_STORE();
 }
 
-/* ---- Q4_0 --------------------------------------------------------------------------------- */
+/* ---- Q4_0 ---------------------------------------------------------------------------------
+ * Groups of 4 blocks (128 elements) are unpacked from one 64-byte vector of nibbles
+ * [qs0 | qs1 | qs2 | qs3]: its low nibbles are elements 0-15 of each block, its high
+ * nibbles elements 16-31. The activations of such a group are stored in that order (see
+ * xq_dest: A = x[b][0..15] for b = 0..3, then B = x[b][16..31]), so lanes 4j..4j+3 of
+ * both vectors belong to block j and share one scale vector. Leftover blocks (nb % 4)
+ * keep the natural order and go two (or one) at a time. */
 
 /* Two blocks' 16 nibble bytes -> 64 levels in element order:
  * [b0 low nibbles, b0 high nibbles, b1 low, b1 high]. */
@@ -248,9 +254,36 @@ INLINE __m512i q4_0_levels(const uint8_t *qs0, const uint8_t *qs1)
 INLINE void q4_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T)
 {
     XQ_SETUP();
-    const int64_t nb = cols / 32;
-    const __m512i k8 = _mm512_set1_epi8(8);
-    int64_t b = 0;
+    const int64_t nb = cols / 32, ng = nb / 4;
+    const __m512i k8 = _mm512_set1_epi8(8), m4 = _mm512_set1_epi8(15);
+    const __m512i idx4 = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    for (int64_t g = 0; g < ng; g++) {
+        __m512i wa[4], wb[4];
+        __m128 dw[4];
+        UNROLL for (int r = 0; r < R; r++) {
+            const fg_block_q4_0 *q = (const fg_block_q4_0 *)wr[r] + 4 * g;
+            __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)q[0].qs));
+            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q[1].qs), 1);
+            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q[2].qs), 2);
+            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q[3].qs), 3);
+            wa[r] = _mm512_and_si512(v, m4);
+            wb[r] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+            uint64_t d4 = (uint64_t)q[0].d | ((uint64_t)q[1].d << 16) | ((uint64_t)q[2].d << 32) |
+                          ((uint64_t)q[3].d << 48);
+            dw[r] = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)d4));
+        }
+        UNROLL for (int t = 0; t < T; t++) {
+            const __m512i xa = _mm512_loadu_si512(xq[t] + 128 * g), xb = _mm512_loadu_si512(xq[t] + 128 * g + 64);
+            const __m128 dx4 = _mm_loadu_ps(xd[t] + 4 * g);
+            const __m512i ia = offset_init(xa, k8), ib = offset_init(xb, k8);
+            UNROLL for (int r = 0; r < R; r++) {
+                __m512 sc = _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(_mm_mul_ps(dw[r], dx4)));
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(ia, wa[r], xa)), sc, acc[r][t]);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(ib, wb[r], xb)), sc, acc[r][t]);
+            }
+        }
+    }
+    int64_t b = 4 * ng;
     for (; b + 2 <= nb; b += 2) {
         __m512i wv[4];
         __m512 ws[4];
@@ -282,43 +315,26 @@ INLINE void q4_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
     XQ_STORE();
 }
 
-/* ---- Q4_K / Q5_K ---------------------------------------------------------------------------- */
-
-/* The 8 six-bit scales and mins of a super-block as bytes (see fg_kq_scale_min):
- * scales 0-3 / mins 0-3 are the low 6 bits of words 0 / 1; scales 4-7 / mins 4-7 take
- * their low nibble from word 2 and their top 2 bits from the top of words 0 / 1. */
-INLINE void kq_unpack(const uint8_t *s, uint64_t *sc, uint64_t *mn)
-{
-    uint32_t u0, u1, u2;
-    memcpy(&u0, s, 4);
-    memcpy(&u1, s + 4, 4);
-    memcpy(&u2, s + 8, 4);
-    uint32_t sc_lo = u0 & 0x3f3f3f3fu, mn_lo = u1 & 0x3f3f3f3fu;
-    uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | ((u0 >> 2) & 0x30303030u);
-    uint32_t mn_hi = ((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 2) & 0x30303030u);
-    *sc = sc_lo | ((uint64_t)sc_hi << 32);
-    *mn = mn_lo | ((uint64_t)mn_hi << 32);
-}
+/* ---- Q4_K / Q5_K ----------------------------------------------------------------------------
+ * A super-block's 128 nibble bytes are read 64 at a time (chunks 2p and 2p+1): the low
+ * nibbles A hold sub-blocks 4p and 4p+2, the high nibbles B sub-blocks 4p+1 and 4p+3,
+ * and the activations are stored in that order (xq_dest). The weight scales d * sc_j are
+ * multiplied by the activation scales once per super-block half (8 lanes), then spread. */
 
 INLINE __m256 bytes8_to_ps(uint64_t v)
 {
     return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)v)));
 }
 
-/* levels of chunk c (elements 64c..64c+63): low nibbles then high nibbles of 32 bytes */
-INLINE __m512i kq_nibbles(const uint8_t *qs)
-{
-    __m256i q = _mm256_loadu_si256((const __m256i *)qs);
-    const __m256i m4 = _mm256_set1_epi8(15);
-    __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
+/* lanes 0-7 <- v[a], lanes 8-15 <- v[b] */
+#define IDX2(a, b) _mm512_set_epi32(b, b, b, b, b, b, b, b, a, a, a, a, a, a, a, a)
 
 INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T, const bool five)
 {
     XQ_SETUP();
     const int64_t nsb = cols / 256;
     const size_t bsz = five ? sizeof(fg_block_q5_k) : sizeof(fg_block_q4_k);
+    const __m512i m4 = _mm512_set1_epi8(15), k16 = _mm512_set1_epi8(16);
     for (int64_t sb = 0; sb < nsb; sb++) {
         __m256 scf[4];
         __m512i qh[4];
@@ -328,7 +344,7 @@ INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
             memcpy(&d16, blk, 2);
             memcpy(&dm16, blk + 2, 2);
             uint64_t sc, mn;
-            kq_unpack(blk + 4, &sc, &mn);
+            fg_kq_unpack8(blk + 4, &sc, &mn);
             __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)d16 | ((uint32_t)dm16 << 16))));
             scf[r] = _mm256_mul_ps(bytes8_to_ps(sc), _mm256_broadcastss_ps(dd));
             __m256 mf = _mm256_mul_ps(bytes8_to_ps(mn), _mm256_broadcastss_ps(_mm_movehdup_ps(dd)));
@@ -338,24 +354,35 @@ INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
                                              _mm512_zextps256_ps512(_mm256_loadu_ps(xs[t] + sb * 8)), acc[r][t]);
             if (five) qh[r] = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk + 16)));
         }
-        UNROLL for (int c = 0; c < 4; c++) {
-            const __m512i idx = _mm512_set_epi32(2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1,
-                                                 2 * c + 1, 2 * c + 1, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c, 2 * c,
-                                                 2 * c, 2 * c);
-            __m512i wv[4];
-            __m512 ws[4];
+        UNROLL for (int p = 0; p < 2; p++) {
+            const __m512i ia = IDX2(4 * p, 4 * p + 2), ib = IDX2(4 * p + 1, 4 * p + 3);
+            __m512i wa[4], wb[4];
             UNROLL for (int r = 0; r < R; r++) {
                 const uint8_t *blk = wr[r] + (size_t)sb * bsz;
-                wv[r] = kq_nibbles(blk + (five ? 48 : 16) + 32 * c);
-                if (five) { /* fifth bit: bit 2c of qh[l] (low half), bit 2c+1 (high half) */
-                    const __m512i sel = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (2 * c))),
-                                                           _mm256_set1_epi8((char)(2 << (2 * c))), 1);
-                    __mmask64 m = _mm512_test_epi8_mask(qh[r], sel);
-                    wv[r] = _mm512_mask_add_epi8(wv[r], m, wv[r], _mm512_set1_epi8(16));
+                __m512i v = _mm512_loadu_si512(blk + (five ? 48 : 16) + 64 * p);
+                wa[r] = _mm512_and_si512(v, m4);
+                wb[r] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+                if (five) { /* fifth bit of sub-block j: bit j of qh[l] */
+                    const __m512i sa = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (4 * p))),
+                                                          _mm256_set1_epi8((char)(1 << (4 * p + 2))), 1);
+                    const __m512i sb2 = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (4 * p + 1))),
+                                                           _mm256_set1_epi8((char)(1 << (4 * p + 3))), 1);
+                    wa[r] = _mm512_mask_add_epi8(wa[r], _mm512_test_epi8_mask(qh[r], sa), wa[r], k16);
+                    wb[r] = _mm512_mask_add_epi8(wb[r], _mm512_test_epi8_mask(qh[r], sb2), wb[r], k16);
                 }
-                ws[r] = spread(idx, scf[r]);
             }
-            XQ_STEP(sb * 256 + 64 * c, _mm512_setzero_si512())
+            UNROLL for (int t = 0; t < T; t++) {
+                const int8_t *xp = xq[t] + sb * 256 + 128 * p;
+                const __m512i xa = _mm512_loadu_si512(xp), xb = _mm512_loadu_si512(xp + 64);
+                const __m256 dx8 = _mm256_loadu_ps(xd[t] + sb * 8);
+                UNROLL for (int r = 0; r < R; r++) {
+                    const __m256 pr = _mm256_mul_ps(scf[r], dx8);
+                    __m512i da = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wa[r], xa);
+                    __m512i db = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wb[r], xb);
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(da), spread(ia, pr), acc[r][t]);
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(db), spread(ib, pr), acc[r][t]);
+                }
+            }
         }
     }
     XQ_STORE();
@@ -364,7 +391,11 @@ INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
 INLINE void q4_k_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { kq45_tile(tk, r, t, R, T, false); }
 INLINE void q5_k_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { kq45_tile(tk, r, t, R, T, true); }
 
-/* ---- Q6_K ---------------------------------------------------------------------------------- */
+/* ---- Q6_K ----------------------------------------------------------------------------------
+ * Each half of a super-block is one 64-byte load of low nibbles (elements 0-63 from the
+ * low nibbles, 64-127 from the high ones) and 32 bytes of high bits, broadcast to both
+ * 256-bit halves and shifted into place. Levels are q (0..63); the offset 32 enters as
+ * the accumulator start. */
 
 INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T)
 {
@@ -378,6 +409,8 @@ INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
      * chunk B (elements 64-127) wants bits 4-5 / 6-7 at 4-5: >> 0 / >> 2 */
     const __m512i shA = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
     const __m512i shB = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
+    /* activation scales per 32 -> per 16 (each twice) */
+    const __m512i dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
     for (int64_t sb = 0; sb < nsb; sb++) {
         __m512 scf[4];
         UNROLL for (int r = 0; r < R; r++) {
@@ -385,31 +418,37 @@ INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
             __m512 s = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q->scales)));
             scf[r] = _mm512_mul_ps(s, _mm512_set1_ps(_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(q->d)))));
         }
-        UNROLL for (int k = 0; k < 4; k++) {
-            const int h = k / 2;
-            /* lanes 4j..4j+3 <- sub-block 4k+j */
-            const __m512i idx = _mm512_set_epi32(4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 3, 4 * k + 2, 4 * k + 2,
-                                                 4 * k + 2, 4 * k + 2, 4 * k + 1, 4 * k + 1, 4 * k + 1, 4 * k + 1,
-                                                 4 * k, 4 * k, 4 * k, 4 * k);
-            __m512i wv[4];
-            __m512 ws[4];
+        UNROLL for (int h = 0; h < 2; h++) {
+            /* lanes 4j..4j+3 <- sub-block 8h + j (A) or 8h + 4 + j (B) */
+            const int a = 8 * h, b = 8 * h + 4;
+            const __m512i ia = _mm512_set_epi32(a + 3, a + 3, a + 3, a + 3, a + 2, a + 2, a + 2, a + 2, a + 1, a + 1,
+                                                a + 1, a + 1, a, a, a, a);
+            const __m512i ib = _mm512_set_epi32(b + 3, b + 3, b + 3, b + 3, b + 2, b + 2, b + 2, b + 2, b + 1, b + 1,
+                                                b + 1, b + 1, b, b, b, b);
+            __m512i wa[4], wb[4];
             UNROLL for (int r = 0; r < R; r++) {
                 const fg_block_q6_k *q = (const fg_block_q6_k *)wr[r] + sb;
                 __m512i ql = _mm512_loadu_si512(q->ql + 64 * h);
                 __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(q->qh + 32 * h)));
-                __m512i hb, lo;
-                if (k % 2 == 0) {
-                    hb = _mm512_and_si512(_mm512_sllv_epi16(qh, shA), m30);
-                    lo = ql;
-                } else {
-                    hb = _mm512_and_si512(_mm512_srlv_epi16(qh, shB), m30);
-                    lo = _mm512_srli_epi16(ql, 4);
-                }
-                /* (lo & 15) | hb */
-                wv[r] = _mm512_ternarylogic_epi32(lo, m4, hb, 0xEA);
-                ws[r] = _mm512_permutexvar_ps(idx, scf[r]);
+                __m512i ha = _mm512_and_si512(_mm512_sllv_epi16(qh, shA), m30);
+                __m512i hb = _mm512_and_si512(_mm512_srlv_epi16(qh, shB), m30);
+                /* (lo & 15) | high bits */
+                wa[r] = _mm512_ternarylogic_epi32(ql, m4, ha, 0xEA);
+                wb[r] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), m4, hb, 0xEA);
             }
-            XQ_STEP(sb * 256 + 64 * k, offset_init(xv, k32))
+            UNROLL for (int t = 0; t < T; t++) {
+                const int8_t *xp = xq[t] + sb * 256 + 128 * h;
+                const __m512i xa = _mm512_loadu_si512(xp), xb = _mm512_loadu_si512(xp + 64);
+                const __m512i inia = offset_init(xa, k32), inib = offset_init(xb, k32);
+                const __m512 dx16 = _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(_mm256_loadu_ps(xd[t] + sb * 8)));
+                UNROLL for (int r = 0; r < R; r++) {
+                    const __m512 pr = _mm512_mul_ps(scf[r], dx16);
+                    __m512i da = _mm512_dpbusd_epi32(inia, wa[r], xa);
+                    __m512i db = _mm512_dpbusd_epi32(inib, wb[r], xb);
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(da), _mm512_permutexvar_ps(ia, pr), acc[r][t]);
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(db), _mm512_permutexvar_ps(ib, pr), acc[r][t]);
+                }
+            }
         }
     }
     XQ_STORE();
@@ -446,14 +485,28 @@ static size_t prep_bytes(fg_dtype dt, int64_t cols, int n)
     return fg_xq_stride(cols) * (size_t)n;
 }
 
+/* Where the 16 activations of half h (0, 1) of block b go in xq's q array: the element
+ * order the kernels above unpack the weights in. */
+static inline int64_t xq_dest(fg_dtype dt, int64_t b, int h, int64_t nb)
+{
+    if (dt == FG_DT_Q4_0 && b < nb / 4 * 4) /* groups of 4 blocks: all low halves, then high */
+        return 128 * (b / 4) + 64 * h + 16 * (b % 4);
+    if (dt == FG_DT_Q4_K || dt == FG_DT_Q5_K) { /* sub-blocks 4p, 4p+2 | 4p+1, 4p+3 */
+        int64_t sub = b % 8, p = sub / 4;
+        return 256 * (b / 8) + 128 * p + 64 * (sub & 1) + 32 * ((sub >> 1) & 1) + 16 * h;
+    }
+    return 32 * b + 16 * h;
+}
+
 /* xq of one row: per block of 32, d = max|x| / 127, q = round(x / d) (by x * (1/d)),
- * s = d * sum(q). */
-static void xq_row(const float *x, int64_t cols, uint8_t *dst)
+ * s = d * sum(q); q in the order the dtype's kernel wants. */
+static void xq_row(fg_dtype dt, const float *x, int64_t cols, uint8_t *dst)
 {
     int8_t *q = (int8_t *)dst;
-    float *d = (float *)(dst + cols), *s = d + cols / 32;
+    const int64_t nb = cols / 32;
+    float *d = (float *)(dst + cols), *s = d + nb;
     const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
-    for (int64_t b = 0; b < cols / 32; b++) {
+    for (int64_t b = 0; b < nb; b++) {
         __m512 v0 = _mm512_loadu_ps(x + 32 * b), v1 = _mm512_loadu_ps(x + 32 * b + 16);
         __m512 a = _mm512_max_ps(_mm512_and_ps(v0, absmask), _mm512_and_ps(v1, absmask));
         float amax = _mm512_reduce_max_ps(a);
@@ -462,8 +515,8 @@ static void xq_row(const float *x, int64_t cols, uint8_t *dst)
         /* round to nearest even (the MXCSR default); |x * id| <= 127 by construction */
         __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
         __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
-        _mm_storeu_si128((__m128i *)(q + 32 * b), _mm512_cvtsepi32_epi8(i0));
-        _mm_storeu_si128((__m128i *)(q + 32 * b + 16), _mm512_cvtsepi32_epi8(i1));
+        _mm_storeu_si128((__m128i *)(q + xq_dest(dt, b, 0, nb)), _mm512_cvtsepi32_epi8(i0));
+        _mm_storeu_si128((__m128i *)(q + xq_dest(dt, b, 1, nb)), _mm512_cvtsepi32_epi8(i1));
         d[b] = db;
         s[b] = db * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
     }
@@ -476,7 +529,7 @@ static void prep(const fg_mm_task *t, int ith, int nth)
         return;
     }
     for (int i = ith; i < t->n; i += nth)
-        xq_row(t->x + (size_t)i * t->w->cols, t->w->cols, t->xq + (size_t)i * t->xq_stride);
+        xq_row(t->w->dtype, t->x + (size_t)i * t->w->cols, t->w->cols, t->xq + (size_t)i * t->xq_stride);
 }
 
 const fg_mm_kernels fg_mm_avx512 = {

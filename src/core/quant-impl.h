@@ -59,4 +59,19 @@ static inline void fg_kq_scale_min(const uint8_t *s, int j, uint8_t *sc, uint8_t
     }
 }
 
+/* All 8 scales and mins at once, as bytes of two 64-bit words (sc_j in byte j):
+ * scales 0-3 / mins 0-3 are the low 6 bits of words 0 / 1; scales 4-7 / mins 4-7 take
+ * their low nibble from word 2 and their top 2 bits from the top of words 0 / 1. */
+static inline void fg_kq_unpack8(const uint8_t *s, uint64_t *sc, uint64_t *mn)
+{
+    uint32_t u0 = (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24;
+    uint32_t u1 = (uint32_t)s[4] | (uint32_t)s[5] << 8 | (uint32_t)s[6] << 16 | (uint32_t)s[7] << 24;
+    uint32_t u2 = (uint32_t)s[8] | (uint32_t)s[9] << 8 | (uint32_t)s[10] << 16 | (uint32_t)s[11] << 24;
+    uint32_t sc_lo = u0 & 0x3f3f3f3fu, mn_lo = u1 & 0x3f3f3f3fu;
+    uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | ((u0 >> 2) & 0x30303030u);
+    uint32_t mn_hi = ((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 2) & 0x30303030u);
+    *sc = sc_lo | ((uint64_t)sc_hi << 32);
+    *mn = mn_lo | ((uint64_t)mn_hi << 32);
+}
+
 #endif

@@ -72,7 +72,8 @@ void fg_budget_get_info(fg_budget *b, fg_budget_info *out);
 /* The limit in bytes (-1 for a NULL budget). */
 int64_t fg_budget_limit(const fg_budget *b);
 /* {"source":"cgroup","limit":N,"basis":N,"margin":N,"cgroup_limit":N,"available":N,
- *  "used":N,"headroom":N,"refusals":N,"describe":"..."}; NULL if out of memory. */
+ *  "used":N,"headroom":N,"refusals":N,"describe":"..."} (bytes; -1 for "none", an
+ *  unlimited cgroup included); NULL if out of memory. */
 struct cJSON *fg_budget_json(fg_budget *b);
 
 #endif

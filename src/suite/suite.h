@@ -163,7 +163,9 @@ typedef enum fg_verdict {
 } fg_verdict;
 const char *fg_verdict_name(fg_verdict v); /* "ok", "fits", "over_limit", "does_not_fit", ... */
 
-/* A phase span as the parent saw it (times relative to the child's start). */
+/* A phase span as the parent saw it (ms on the clock of the entry's timeline, which
+ * starts when the child is forked). */
+#define FG_SUITE_MAX_PHASES 32
 typedef struct fg_suite_phase {
     char name[16];
     double t0_ms, t1_ms;
@@ -194,7 +196,7 @@ typedef struct fg_suite_result {
     int64_t leftover;           /* base_available - after_available (> 0: did not come back) */
     bool returned;              /* leftover within the tolerance */
     int n_phases;
-    fg_suite_phase phases[16];
+    fg_suite_phase phases[FG_SUITE_MAX_PHASES];
     struct cJSON *timeline;     /* the parent's samples of the child (fg_timeline_json), owned */
     /* the child's own report (bench JSON), owned; NULL when it gave none */
     struct cJSON *report;

@@ -3,8 +3,9 @@
  * Pipeline: jinja_lex.c turns the template source into tokens (whitespace control,
  * trim_blocks and lstrip_blocks applied there, as Hugging Face renders chat templates
  * with trim_blocks=True, lstrip_blocks=True); jinja_parse.c builds an AST in an arena;
- * jinja_eval.c walks it with values from jinja_value.c and the filters, tests, methods
- * and global functions of jinja_builtins.c.
+ * jinja_eval.c walks it with values from jinja_value.c (JSON in jinja_json.c), the
+ * filters and tests of jinja_filters.c, the str/dict methods of jinja_str.c and the
+ * global functions of jinja_globals.c. chat.c is the public face (chat.h).
  *
  * Semantics follow Python's Jinja2 as transformers configures it (the reference the
  * templates were written for), which @huggingface/jinja also follows on the real
@@ -120,7 +121,7 @@ struct jj_node {
     jj_node_kind kind;
     int line;
     int op;
-    int id;            /* filter or test id (jinja_builtins.c) */
+    int id;            /* filter or test id (jinja_filters.c) */
     bool flag;
     const char *s;
     size_t n;
@@ -250,7 +251,7 @@ size_t jj_utf8_encode(uint32_t cp, char *out);                  /* 1..4 */
 size_t jj_utf8_count(const char *s, size_t n);
 bool jj_is_space(uint32_t cp);                                  /* Python str.isspace() */
 
-/* ---- builtins (jinja_builtins.c) ------------------------------------------------------- */
+/* ---- builtins (jinja_filters.c, jinja_str.c, jinja_globals.c) ------------------------------------------------------- */
 int jj_filter_id(const char *name, size_t n);    /* -1 if unknown */
 int jj_test_id(const char *name, size_t n);      /* -1 if unknown */
 int jj_global_id(const char *name, size_t n);    /* -1 if unknown */
