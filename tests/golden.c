@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+fg_dtype golden_kv_type = FG_DT_F32;
+
 static double logsumexp(const float *row, int64_t n)
 {
     float mx = row[0];
@@ -60,6 +62,7 @@ void golden_check(const char *model_path, const char *golden_json, golden_kind k
     fg_session_params sp = fg_session_default_params();
     sp.n_ctx = 256;
     sp.n_batch = 128;
+    sp.kv_type = golden_kv_type;
     if (fg_session_create(m, &sp, &s)) fail_msg("session: %s", fg_last_error());
 
     cJSON *p;

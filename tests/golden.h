@@ -17,6 +17,9 @@ typedef enum golden_kind {
  * logits at every position evaluated in one batch, the 16 greedy tokens, and (with
  * check_chunks) that token-by-token and uneven chunks give the same logits within
  * chunk_tol. Fails the cmocka test with a message naming the prompt/position. */
+/* The KV cache type the checks use (default F32: the reference keeps float64 K/V). */
+extern fg_dtype golden_kv_type;
+
 void golden_check(const char *model_path, const char *golden_json, golden_kind kind, bool check_greedy,
                   bool check_chunks, double chunk_tol);
 

@@ -15,13 +15,18 @@ static void q256_f16(void **st) { (void)st; golden_check(test_model_path("qwen2-
 static void q256_bf16(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-bf16.gguf"), test_data_path("golden/gold-qwen2-q256-bf16.json"), GOLDEN_FLOAT, true, true, 1e-4); }
 static void q256_hf(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-hf"), test_data_path("golden/gold-qwen2-q256-f32.json"), GOLDEN_F32, true, false, 0); }
 
+/* F16 and Q8_0 KV caches stay within the quantized-weights tolerance of the reference. */
+static void kv_f16(void **st) { (void)st; golden_kv_type = FG_DT_F16; golden_check(test_model_path("qwen2-q256-f32.gguf"), test_data_path("golden/gold-qwen2-q256-f32.json"), GOLDEN_FLOAT, true, true, 1e-4); golden_kv_type = FG_DT_F32; }
+static void kv_q8_0(void **st) { (void)st; golden_kv_type = FG_DT_Q8_0; golden_check(test_model_path("qwen3-tiny-f32.gguf"), test_data_path("golden/gold-qwen3-tiny-f32.json"), GOLDEN_QUANT, false, true, 1e-4); golden_kv_type = FG_DT_F32; }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(qwen2_tiny_hf),  cmocka_unit_test(qwen2_tiny_gguf), cmocka_unit_test(q256_hf_bf16),
         cmocka_unit_test(llama_tiny_hf),  cmocka_unit_test(llama_tiny_gguf), cmocka_unit_test(qwen3_tiny_hf),
         cmocka_unit_test(qwen3_tiny_gguf), cmocka_unit_test(q256_f32),      cmocka_unit_test(q256_f16),
-        cmocka_unit_test(q256_bf16),      cmocka_unit_test(q256_hf),
+        cmocka_unit_test(q256_bf16),      cmocka_unit_test(q256_hf),         cmocka_unit_test(kv_f16),
+        cmocka_unit_test(kv_q8_0),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

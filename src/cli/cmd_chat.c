@@ -158,6 +158,7 @@ int cmd_chat(int argc, char **argv)
     sp.n_batch = plan.n_batch;
     sp.n_threads = plan.n_threads;
     sp.budget = budget;
+    sp.kv_type = plan.kv_type;
     if ((st = fg_session_create(m, &sp, &s))) { cli_fail_status(st, "cannot create a session"); goto done; }
     if ((st = fg_sampler_create(&spar, fg_model_hparams(m)->n_vocab, &smp))) { cli_fail_status(st, "sampler"); goto done; }
     size_t base = 0;

@@ -16,7 +16,7 @@ int cli_plan_option(int argc, char **argv, int *i, fg_plan_params *p)
         return 1;
     }
     if (strcmp(a, "--ctx") && strcmp(a, "--mem-limit") && strcmp(a, "--quant") && strcmp(a, "--batch") &&
-        strcmp(a, "--threads") && strcmp(a, "-t"))
+        strcmp(a, "--threads") && strcmp(a, "-t") && strcmp(a, "--kv-type"))
         return 0;
     if (!v) {
         cli_fail("%s needs a value", a);
@@ -35,6 +35,10 @@ int cli_plan_option(int argc, char **argv, int *i, fg_plan_params *p)
     } else if (!strcmp(a, "--threads") || !strcmp(a, "-t")) {
         if (!cli_parse_int(v, 1, 1024, &n)) return cli_fail("--threads wants 1..1024, got '%s'", v), -1;
         p->n_threads = (int)n;
+    } else if (!strcmp(a, "--kv-type")) {
+        fg_dtype t = fg_dtype_from_name(v);
+        if (t != FG_DT_F32 && t != FG_DT_F16 && t != FG_DT_Q8_0) return cli_fail("--kv-type wants f32, f16 or q8_0, got '%s'", v), -1;
+        p->kv_type = t;
     } else if (!strcmp(a, "--mem-limit")) {
         if (!cli_parse_size(v, &sz) || sz == 0) return cli_fail("--mem-limit wants a size like 7.4G or 512M, got '%s'", v), -1;
         p->mem_limit = (int64_t)sz;
@@ -76,7 +80,7 @@ int cmd_plan(int argc, char **argv)
         if (r < 0) return 1;
         if (r > 0) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: frugal plan MODEL [--ctx N] [--mem-limit SIZE] [--quant TYPE] [--fit] [--json]\n"
+            printf("usage: frugal plan MODEL [--ctx N] [--mem-limit SIZE] [--quant TYPE] [--kv-type T] [--fit] [--json]\n"
                    "  predicts weights, KV cache, scratch, tokenizer and runtime bytes and the peak, before\n"
                    "  loading, and whether they fit the limit: --mem-limit, else the cgroup's memory limit,\n"
                    "  else MemAvailable, minus a safety margin. --fit chooses the quantization and context.\n"

@@ -39,6 +39,7 @@ static void usage(void)
            "  --batch N         prefill chunk (default 256)\n"
            "  --threads N       threads (default: physical cores)\n"
            "  --quant TYPE      quantize while loading: q8_0, q4_0, q6_k, q4_k_m, q5_k_m, f16, bf16\n"
+           "  --kv-type T       KV cache type: f16 (default), f32, q8_0\n"
            "  --mem-limit SIZE  memory limit (default: the cgroup's, else MemAvailable)\n"
            "  --fit             choose the quantization and context that fit the limit\n"
            "  -v, --verbose     timings and memory on stderr\n%s", cli_sampling_help());
@@ -226,6 +227,7 @@ int cmd_run(int argc, char **argv)
     sp.n_batch = o.plan.n_batch;
     sp.n_threads = o.plan.n_threads;
     sp.budget = budget;
+    sp.kv_type = o.plan.kv_type;
     if ((st = fg_session_create(m, &sp, &s))) { cli_fail_status(st, "cannot create a session"); goto done; }
     if (o.n_ids + o.n_gen > fg_session_n_ctx(s)) {
         cli_fail("run: %lld prompt + %lld generated tokens do not fit the context of %lld (use --ctx)",

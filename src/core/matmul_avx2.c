@@ -1,2 +1,357 @@
+/* AVX2 + FMA + F16C matmul kernels (compiled with those flags only here, called only
+ * when the CPU has them).
+ *
+ * Tiles of R weight rows x T tokens (R = 4 or 1, T = 2 or 1) walk a whole row once with
+ * R*T accumulators of 8 floats in registers (16 ymm registers leave no room for more).
+ *
+ * Float weights: 8 floats per step, F16 converted by vcvtph2ps, BF16 by a 16-bit shift.
+ * Quantized weights use the xq activations (matmul-impl.h, natural element order). One
+ * ymm holds 32 levels = one block of 32 (or a K-quant sub-block), so all 8 int32 lanes
+ * of a dot product share one scale. Products: vpmaddubsw (unsigned x signed bytes,
+ * pairs to int16) then vpmaddwd with ones (to int32 lanes of 4 elements):
+ *   - unsigned levels (Q4_0 0..15, Q4_K 0..15, Q5_K 0..31) go straight in; |pair| <=
+ *     2 * 31 * 127 < 32767, no saturation. Q4_0's offset 8 and the K-quant mins use
+ *     the block sums s of xq in a scalar correction per row and token;
+ *   - signed levels (Q8_0, and Q6_K as q - 32) use |w| and sign(x, w): vpsignb moves
+ *     w's sign onto x, |w| <= 128 and |x| <= 127 keep pairs below 32767. */
 #include "core/matmul-impl.h"
-const fg_mm_kernels fg_mm_avx2 = {.row_align = 1};
+#include "core/quant-impl.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define INLINE static inline __attribute__((always_inline))
+#define UNROLL _Pragma("GCC unroll 4")
+
+static inline float hsum8(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* int32 lanes of 4-element dot products: unsigned u times signed s */
+INLINE __m256i dot_us(__m256i u, __m256i s)
+{
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+/* signed w times signed x */
+INLINE __m256i dot_ss(__m256i w, __m256i x)
+{
+    return dot_us(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+}
+
+INLINE float h2f(uint16_t h) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h))); }
+
+#define DEFINE_ROWS(name, TILE)                                                                    \
+    static void name(const fg_mm_task *tk, int64_t r0, int64_t r1)                                 \
+    {                                                                                              \
+        const int n = tk->n;                                                                       \
+        int64_t r = r0;                                                                            \
+        for (; r + 4 <= r1; r += 4) {                                                              \
+            int t = 0;                                                                             \
+            for (; t + 2 <= n; t += 2) TILE(tk, r, t, 4, 2);                                       \
+            if (t < n) TILE(tk, r, t, 4, 1);                                                       \
+        }                                                                                          \
+        for (; r < r1; r++) {                                                                      \
+            int t = 0;                                                                             \
+            for (; t + 2 <= n; t += 2) TILE(tk, r, t, 1, 2);                                       \
+            if (t < n) TILE(tk, r, t, 1, 1);                                                       \
+        }                                                                                          \
+    }
+
+/* ---- float weights ---------------------------------------------------------------------- */
+
+INLINE __m256 load_w8(fg_dtype dt, const uint8_t *row, int64_t c)
+{
+    switch (dt) {
+    case FG_DT_F32: return _mm256_loadu_ps((const float *)row + c);
+    case FG_DT_F16: return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + c)));
+    default: {
+        __m256i h = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + c)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+    }
+    }
+}
+
+INLINE float load_w1(fg_dtype dt, const uint8_t *row, int64_t c)
+{
+    uint16_t h;
+    switch (dt) {
+    case FG_DT_F32: return ((const float *)row)[c];
+    case FG_DT_F16: memcpy(&h, row + 2 * c, 2); return h2f(h);
+    default: memcpy(&h, row + 2 * c, 2); return fg_bf16_to_f32(h);
+    }
+}
+
+INLINE void float_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T, fg_dtype dt)
+{
+    const fg_mat *w = tk->w;
+    const int64_t cols = w->cols;
+    const uint8_t *wr[4];
+    const float *xr[2];
+    __m256 acc[4][2];
+    UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_stride;
+    UNROLL for (int t = 0; t < T; t++) xr[t] = tk->x + (size_t)(t0 + t) * cols;
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+    int64_t c = 0;
+    for (; c + 8 <= cols; c += 8) {
+        __m256 wv[4];
+        UNROLL for (int r = 0; r < R; r++) wv[r] = load_w8(dt, wr[r], c);
+        UNROLL for (int t = 0; t < T; t++) {
+            __m256 xv = _mm256_loadu_ps(xr[t] + c);
+            UNROLL for (int r = 0; r < R; r++) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+        }
+    }
+    float tail[4][2] = {{0}};
+    for (; c < cols; c++)
+        UNROLL for (int r = 0; r < R; r++) {
+            float wv = load_w1(dt, wr[r], c);
+            UNROLL for (int t = 0; t < T; t++) tail[r][t] += wv * xr[t][c];
+        }
+    UNROLL for (int t = 0; t < T; t++) UNROLL for (int r = 0; r < R; r++)
+        tk->y[(size_t)(t0 + t) * w->rows + r0 + r] = hsum8(acc[r][t]) + tail[r][t];
+}
+
+INLINE void f32_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { float_tile(tk, r, t, R, T, FG_DT_F32); }
+INLINE void f16_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { float_tile(tk, r, t, R, T, FG_DT_F16); }
+INLINE void bf16_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { float_tile(tk, r, t, R, T, FG_DT_BF16); }
+DEFINE_ROWS(rows_f32, f32_tile)
+DEFINE_ROWS(rows_f16, f16_tile)
+DEFINE_ROWS(rows_bf16, bf16_tile)
+
+/* ---- quantized weights ------------------------------------------------------------------- */
+
+#define XQ_SETUP()                                                                                 \
+    const fg_mat *w = tk->w;                                                                       \
+    const int64_t cols = w->cols;                                                                  \
+    const uint8_t *wr[4];                                                                          \
+    const int8_t *xq[2];                                                                           \
+    const float *xd[2], *xs[2];                                                                    \
+    __m256 acc[4][2];                                                                              \
+    float corr[4][2] = {{0}};                                                                      \
+    UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_stride; \
+    UNROLL for (int t = 0; t < T; t++) {                                                           \
+        const uint8_t *base = tk->xq + (size_t)(t0 + t) * tk->xq_stride;                           \
+        xq[t] = fg_xq_q(base);                                                                     \
+        xd[t] = fg_xq_d(base, cols);                                                               \
+        xs[t] = fg_xq_s(base, cols);                                                               \
+    }                                                                                              \
+    (void)xs;                                                                                      \
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
+
+#define XQ_STORE()                                                                                 \
+    UNROLL for (int t = 0; t < T; t++) UNROLL for (int r = 0; r < R; r++)                          \
+        tk->y[(size_t)(t0 + t) * w->rows + r0 + r] = hsum8(acc[r][t]) + corr[r][t];
+
+INLINE __m256i xload(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+
+INLINE void q8_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T)
+{
+    XQ_SETUP();
+    for (int64_t b = 0; b < cols / 32; b++) {
+        __m256i wv[4];
+        float dw[4];
+        UNROLL for (int r = 0; r < R; r++) {
+            const fg_block_q8_0 *q = (const fg_block_q8_0 *)wr[r] + b;
+            wv[r] = _mm256_loadu_si256((const __m256i *)q->qs);
+            dw[r] = h2f(q->d);
+        }
+        UNROLL for (int t = 0; t < T; t++) {
+            __m256i xv = xload(xq[t] + 32 * b);
+            float dx = xd[t][b];
+            UNROLL for (int r = 0; r < R; r++)
+                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_ss(wv[r], xv)), _mm256_set1_ps(dw[r] * dx), acc[r][t]);
+        }
+    }
+    XQ_STORE();
+}
+
+INLINE void q4_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T)
+{
+    XQ_SETUP();
+    const __m128i m4 = _mm_set1_epi8(15);
+    for (int64_t b = 0; b < cols / 32; b++) {
+        __m256i wv[4];
+        float dw[4];
+        UNROLL for (int r = 0; r < R; r++) {
+            const fg_block_q4_0 *q = (const fg_block_q4_0 *)wr[r] + b;
+            __m128i v = _mm_loadu_si128((const __m128i *)q->qs);
+            wv[r] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(v, m4)),
+                                            _mm_and_si128(_mm_srli_epi16(v, 4), m4), 1);
+            dw[r] = h2f(q->d);
+        }
+        UNROLL for (int t = 0; t < T; t++) {
+            __m256i xv = xload(xq[t] + 32 * b);
+            float dx = xd[t][b], sx = xs[t][b];
+            UNROLL for (int r = 0; r < R; r++) {
+                acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_us(wv[r], xv)), _mm256_set1_ps(dw[r] * dx), acc[r][t]);
+                corr[r][t] -= 8.0f * dw[r] * sx; /* the offset: -8 * d * sum(x) */
+            }
+        }
+    }
+    XQ_STORE();
+}
+
+INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T, const bool five)
+{
+    XQ_SETUP();
+    const size_t bsz = five ? sizeof(fg_block_q5_k) : sizeof(fg_block_q4_k);
+    const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+    for (int64_t sb = 0; sb < cols / 256; sb++) {
+        float sc[4][8], mn[4][8];
+        UNROLL for (int r = 0; r < R; r++) {
+            const uint8_t *blk = wr[r] + (size_t)sb * bsz;
+            uint16_t d16, dm16;
+            memcpy(&d16, blk, 2);
+            memcpy(&dm16, blk + 2, 2);
+            float d = h2f(d16), dmin = h2f(dm16);
+            uint64_t s8, m8;
+            fg_kq_unpack8(blk + 4, &s8, &m8);
+            for (int j = 0; j < 8; j++) {
+                sc[r][j] = d * (float)((s8 >> (8 * j)) & 0xff);
+                mn[r][j] = dmin * (float)((m8 >> (8 * j)) & 0xff);
+            }
+        }
+        UNROLL for (int t = 0; t < T; t++)
+            UNROLL for (int r = 0; r < R; r++) {
+                float m = 0;
+                for (int j = 0; j < 8; j++) m += mn[r][j] * xs[t][sb * 8 + j];
+                corr[r][t] -= m; /* the mins: -dmin * m_j * sum(x_j) */
+            }
+        for (int c = 0; c < 4; c++) {
+            __m256i lo[4], hi[4];
+            UNROLL for (int r = 0; r < R; r++) {
+                const uint8_t *blk = wr[r] + (size_t)sb * bsz;
+                __m256i v = _mm256_loadu_si256((const __m256i *)(blk + (five ? 48 : 16) + 32 * c));
+                lo[r] = _mm256_and_si256(v, m4);
+                hi[r] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                if (five) { /* bit 2c / 2c+1 of qh[l] is the fifth bit */
+                    __m256i qh = _mm256_loadu_si256((const __m256i *)(blk + 16));
+                    __m256i h0 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c), one);
+                    __m256i h1 = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * c + 1), one);
+                    lo[r] = _mm256_or_si256(lo[r], _mm256_slli_epi16(h0, 4));
+                    hi[r] = _mm256_or_si256(hi[r], _mm256_slli_epi16(h1, 4));
+                }
+            }
+            UNROLL for (int t = 0; t < T; t++) {
+                const int64_t b = sb * 8 + 2 * c;
+                __m256i x0 = xload(xq[t] + 32 * b), x1 = xload(xq[t] + 32 * b + 32);
+                UNROLL for (int r = 0; r < R; r++) {
+                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_us(lo[r], x0)),
+                                                _mm256_set1_ps(sc[r][2 * c] * xd[t][b]), acc[r][t]);
+                    acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_us(hi[r], x1)),
+                                                _mm256_set1_ps(sc[r][2 * c + 1] * xd[t][b + 1]), acc[r][t]);
+                }
+            }
+        }
+    }
+    XQ_STORE();
+}
+
+INLINE void q4_k_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { kq45_tile(tk, r, t, R, T, false); }
+INLINE void q5_k_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { kq45_tile(tk, r, t, R, T, true); }
+
+INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T)
+{
+    XQ_SETUP();
+    const __m256i m4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    for (int64_t sb = 0; sb < cols / 256; sb++) {
+        float sc[4][16];
+        UNROLL for (int r = 0; r < R; r++) {
+            const fg_block_q6_k *q = (const fg_block_q6_k *)wr[r] + sb;
+            float d = h2f(q->d);
+            for (int j = 0; j < 16; j++) sc[r][j] = d * (float)q->scales[j];
+        }
+        for (int h = 0; h < 2; h++) {
+            for (int k = 0; k < 4; k++) { /* 32 elements 128h + 32k: sub-blocks 8h + 2k, +1 */
+                __m256i wv[4];
+                UNROLL for (int r = 0; r < R; r++) {
+                    const fg_block_q6_k *q = (const fg_block_q6_k *)wr[r] + sb;
+                    __m256i l = _mm256_loadu_si256((const __m256i *)(q->ql + 64 * h + 32 * (k & 1)));
+                    __m256i hb = _mm256_loadu_si256((const __m256i *)(q->qh + 32 * h));
+                    if (k >= 2) l = _mm256_srli_epi16(l, 4);
+                    hb = _mm256_and_si256(_mm256_srli_epi16(hb, 2 * k), m3);
+                    __m256i v = _mm256_or_si256(_mm256_and_si256(l, m4), _mm256_slli_epi16(hb, 4));
+                    wv[r] = _mm256_sub_epi8(v, k32);
+                }
+                UNROLL for (int t = 0; t < T; t++) {
+                    const int64_t b = sb * 8 + 4 * h + k;
+                    __m256i xv = xload(xq[t] + 32 * b);
+                    float dx = xd[t][b];
+                    UNROLL for (int r = 0; r < R; r++) {
+                        const int j = 8 * h + 2 * k;
+                        __m256 s = _mm256_set_m128(_mm_set1_ps(sc[r][j + 1] * dx), _mm_set1_ps(sc[r][j] * dx));
+                        acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_ss(wv[r], xv)), s, acc[r][t]);
+                    }
+                }
+            }
+        }
+    }
+    XQ_STORE();
+}
+
+DEFINE_ROWS(rows_q8_0, q8_0_tile)
+DEFINE_ROWS(rows_q4_0, q4_0_tile)
+DEFINE_ROWS(rows_q4_k, q4_k_tile)
+DEFINE_ROWS(rows_q5_k, q5_k_tile)
+DEFINE_ROWS(rows_q6_k, q6_k_tile)
+
+/* ---- activation quantization ------------------------------------------------------------ */
+
+static size_t prep_bytes(fg_dtype dt, int64_t cols, int n)
+{
+    return fg_dtype_is_quant(dt) ? fg_xq_stride(cols) * (size_t)n : 0;
+}
+
+/* xq of one row: per block of 32, d = max|x| / 127, q = round(x * (1/d)), s = d * sum(q) */
+static void xq_row(const float *x, int64_t cols, uint8_t *dst)
+{
+    int8_t *q = (int8_t *)dst;
+    float *d = (float *)(dst + cols), *s = d + cols / 32;
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int64_t b = 0; b < cols / 32; b++) {
+        __m256 v[4];
+        __m256 a = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(x + 32 * b + 8 * k);
+            a = _mm256_max_ps(a, _mm256_and_ps(v[k], absmask));
+        }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        float db = _mm_cvtss_f32(m) / 127.0f, id = db > 0 ? 1.0f / db : 0.0f;
+        __m256i i[4];
+        for (int k = 0; k < 4; k++) i[k] = _mm256_cvtps_epi32(_mm256_mul_ps(v[k], _mm256_set1_ps(id)));
+        /* pack to bytes: packs works per 128-bit lane, so fix the order with a permute */
+        __m256i p01 = _mm256_packs_epi32(i[0], i[1]), p23 = _mm256_packs_epi32(i[2], i[3]);
+        __m256i p = _mm256_packs_epi16(p01, p23);
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(q + 32 * b), p);
+        __m256i sum = _mm256_add_epi32(_mm256_add_epi32(i[0], i[1]), _mm256_add_epi32(i[2], i[3]));
+        __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+        s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+        d[b] = db;
+        s[b] = db * (float)_mm_cvtsi128_si32(s4);
+    }
+}
+
+static void prep(const fg_mm_task *t, int ith, int nth)
+{
+    for (int i = ith; i < t->n; i += nth)
+        xq_row(t->x + (size_t)i * t->w->cols, t->w->cols, t->xq + (size_t)i * t->xq_stride);
+}
+
+const fg_mm_kernels fg_mm_avx2 = {
+    .rows = {
+        [FG_DT_F32] = rows_f32, [FG_DT_F16] = rows_f16, [FG_DT_BF16] = rows_bf16,
+        [FG_DT_Q8_0] = rows_q8_0, [FG_DT_Q4_0] = rows_q4_0, [FG_DT_Q4_K] = rows_q4_k,
+        [FG_DT_Q5_K] = rows_q5_k, [FG_DT_Q6_K] = rows_q6_k,
+    },
+    .prep_bytes = prep_bytes,
+    .prep = prep,
+    .row_align = 4,
+};

@@ -68,46 +68,75 @@ typedef struct attn_job {
     int64_t layer, pos0, B;
 } attn_job;
 
-/* One task per (token, head), split evenly over the threads. */
+/* A row slice of the cache as float32: F32 rows are used in place, F16/Q8_0 rows are
+ * dequantized into tmp. */
+static const float *cache_row(const fg_session *s, const uint8_t *base, int64_t pos, int64_t kh, float *tmp)
+{
+    int64_t hd = s->model->hp.head_dim;
+    const uint8_t *row = base + (size_t)pos * s->kv_row_bytes + fg_row_bytes(s->kv_type, kh * hd);
+    if (s->kv_type == FG_DT_F32) return (const float *)row;
+    fg_dequant_row(s->kv_type, row, tmp, hd);
+    return tmp;
+}
+
+/* One task per (token, kv head): every query head of the group is done against each
+ * cached row once (a row is dequantized once per group, not once per query head). */
 static void attn_task(void *arg, int ith, int nth)
 {
     attn_job *j = arg;
     fg_session *s = j->s;
     const fg_hparams *hp = &s->model->hp;
     int64_t hd = hp->head_dim, nh = hp->n_head, nkv = hp->n_head_kv, group = nh / nkv;
-    int64_t kvw = nkv * hd;
-    const float *K = (const float *)s->k_cache[j->layer].base;
-    const float *V = (const float *)s->v_cache[j->layer].base;
-    float *sc = s->scores + (int64_t)ith * s->n_ctx;
+    const uint8_t *K = s->k_cache[j->layer].base, *V = s->v_cache[j->layer].base;
+    float *sc = s->scores + (int64_t)ith * (int64_t)fg_attn_scratch_floats(hp, s->n_ctx);
+    float *ktmp = sc + group * s->n_ctx, *vtmp = ktmp + hd;
     float scale = 1.0f / sqrtf((float)hd);
-    int64_t total = j->B * nh;
+    int64_t total = j->B * nkv;
     int64_t lo = total * ith / nth, hi = total * (ith + 1) / nth;
     for (int64_t task = lo; task < hi; task++) {
-        int64_t t = task / nh, h = task % nh, kh = h / group;
+        int64_t t = task / nkv, kh = task % nkv;
         int64_t n_keys = j->pos0 + t + 1;
-        const float *q = s->q + (t * nh + h) * hd;
-        float mx = -INFINITY;
+        const float *q0 = s->q + (t * nh + kh * group) * hd;
         for (int64_t p = 0; p < n_keys; p++) {
-            const float *k = K + p * kvw + kh * hd;
-            float d = 0;
-            for (int64_t i = 0; i < hd; i++) d += q[i] * k[i];
-            d *= scale;
-            sc[p] = d;
-            if (d > mx) mx = d;
+            const float *k = cache_row(s, K, p, kh, ktmp);
+            for (int64_t g = 0; g < group; g++) {
+                const float *q = q0 + g * hd;
+                float d = 0;
+                for (int64_t i = 0; i < hd; i++) d += q[i] * k[i];
+                sc[g * s->n_ctx + p] = d * scale;
+            }
         }
-        float sum = 0;
+        for (int64_t g = 0; g < group; g++) {
+            float *row = sc + g * s->n_ctx, mx = -INFINITY, sum = 0;
+            for (int64_t p = 0; p < n_keys; p++)
+                if (row[p] > mx) mx = row[p];
+            for (int64_t p = 0; p < n_keys; p++) {
+                row[p] = expf(row[p] - mx);
+                sum += row[p];
+            }
+            float inv = 1.0f / sum;
+            for (int64_t p = 0; p < n_keys; p++) row[p] *= inv;
+            memset(s->att + (t * nh + kh * group + g) * hd, 0, (size_t)hd * sizeof(float));
+        }
         for (int64_t p = 0; p < n_keys; p++) {
-            sc[p] = expf(sc[p] - mx);
-            sum += sc[p];
+            const float *v = cache_row(s, V, p, kh, vtmp);
+            for (int64_t g = 0; g < group; g++) {
+                float w = sc[g * s->n_ctx + p];
+                float *o = s->att + (t * nh + kh * group + g) * hd;
+                for (int64_t i = 0; i < hd; i++) o[i] += w * v[i];
+            }
         }
-        float inv = 1.0f / sum;
-        float *o = s->att + (t * nh + h) * hd;
-        memset(o, 0, (size_t)hd * sizeof(float));
-        for (int64_t p = 0; p < n_keys; p++) {
-            const float *v = V + p * kvw + kh * hd;
-            float w = sc[p] * inv;
-            for (int64_t i = 0; i < hd; i++) o[i] += w * v[i];
-        }
+    }
+}
+
+/* Appends B rows of k/v (float32) to the cache at pos0, in the cache's type. */
+static void cache_store(fg_session *s, uint8_t *base, const float *src, int64_t pos0, int64_t B)
+{
+    int64_t kvw = s->model->hp.n_head_kv * s->model->hp.head_dim;
+    for (int64_t t = 0; t < B; t++) {
+        uint8_t *row = base + (size_t)(pos0 + t) * s->kv_row_bytes;
+        if (s->kv_type == FG_DT_F32) memcpy(row, src + t * kvw, (size_t)kvw * sizeof(float));
+        else fg_quantize_row(s->kv_type, src + t * kvw, row, kvw);
     }
 }
 
@@ -147,8 +176,8 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
         }
         rope_apply(s, s->q, B, hp->n_head);
         rope_apply(s, s->k, B, hp->n_head_kv);
-        memcpy((float *)s->k_cache[L].base + pos0 * KV, s->k, (size_t)(B * KV) * sizeof(float));
-        memcpy((float *)s->v_cache[L].base + pos0 * KV, s->v, (size_t)(B * KV) * sizeof(float));
+        cache_store(s, s->k_cache[L].base, s->k, pos0, B);
+        cache_store(s, s->v_cache[L].base, s->v, pos0, B);
         attn_job job = {s, L, pos0, B};
         fg_pool_run(s->pool, attn_task, &job);
         mm(s, &l->wo, s->att, B, s->h);
@@ -182,8 +211,7 @@ fg_status fg_session_eval(fg_session *s, const int32_t *ids, int64_t n, fg_logit
     if (s->n_past + n > s->n_ctx)
         return fg_error(FG_ERR_CONTEXT, "%lld tokens do not fit the context: %lld of %lld positions used",
                         (long long)n, (long long)s->n_past, (long long)s->n_ctx);
-    size_t kv_row = (size_t)(hp->n_head_kv * hp->head_dim) * sizeof(float);
-    size_t need = (size_t)(s->n_past + n) * kv_row;
+    size_t need = (size_t)(s->n_past + n) * s->kv_row_bytes;
     /* growth of the KV cache is checked against the budget when pages are committed
      * (every few tokens, not every token) */
     if (need > s->k_cache[0].committed && s->budget) {

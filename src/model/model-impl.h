@@ -55,9 +55,13 @@ struct fg_session {
     int64_t n_ctx, n_past;
     int n_batch;
     struct fg_budget *budget;
-    /* KV cache: per layer one region for K and one for V, each [n_ctx x n_head_kv*hd]
-     * float32, reserved for the whole context and committed as positions arrive. */
+    /* KV cache: per layer one region for K and one for V, each [n_ctx] rows of
+     * n_head_kv*hd elements in kv_type (F32, F16 or Q8_0 blocks of 32 along the row,
+     * so each head's slice is whole blocks), reserved for the whole context and
+     * committed as positions arrive. */
     fg_region *k_cache, *v_cache;
+    fg_dtype kv_type;
+    size_t kv_row_bytes;
     int32_t *tokens;   /* [n_ctx] ids of the cached positions (prefix reuse) */
     /* Scratch arena (one region, committed at creation): activations for n_batch tokens. */
     fg_region scratch;
@@ -67,7 +71,7 @@ struct fg_session {
     float *k, *v;  /* [n_batch x n_head_kv*hd] */
     float *att;    /* [n_batch x n_head*hd] attention output */
     float *gate, *up; /* [n_batch x n_ff] */
-    float *scores; /* [n_threads x n_ctx] */
+    float *scores; /* per thread: [group x n_ctx] scores + 2 x hd rows dequantized from the cache */
     float *rope_cs; /* [n_batch x hd/2 x 2] cos, sin of the chunk's positions */
     void *work;    /* matmul work buffer */
     size_t work_size;
@@ -76,6 +80,8 @@ struct fg_session {
 /* The scratch arena: SCRATCH_BUFS float buffers (element counts into sizes) plus the
  * matmul work area; returns the arena's bytes. Shared by sessions and the planner. */
 #define SCRATCH_BUFS 10
+/* Floats of attention scratch one thread needs. */
+size_t fg_attn_scratch_floats(const fg_hparams *hp, int64_t n_ctx);
 size_t fg_scratch_layout(const fg_hparams *hp, int n_batch, int64_t n_ctx, int n_threads, size_t work,
                          size_t sizes[SCRATCH_BUFS]);
 

@@ -63,6 +63,7 @@ typedef struct fg_session_params {
     int n_batch;           /* most tokens computed in one forward step (scratch sized for it) */
     int n_threads;         /* 0: the model's default */
     struct fg_budget *budget; /* KV growth is checked against it (NULL: unchecked) */
+    fg_dtype kv_type;      /* KV cache storage: F32, F16 (default) or Q8_0 */
 } fg_session_params;
 fg_session_params fg_session_default_params(void);
 

@@ -23,7 +23,7 @@
 fg_plan_params fg_plan_default_params(void)
 {
     fg_plan_params p = {.n_ctx = 0, .n_batch = 256, .n_threads = 0, .quant = FG_QMIX_NONE, .mem_limit = 0,
-                        .margin = -1, .fit = false};
+                        .margin = -1, .fit = false, .kv_type = FG_DT_F16};
     return p;
 }
 
@@ -136,7 +136,8 @@ static void predict(const fg_model *m, const fg_plan_params *p, int quant, int64
     out->weights_by_type[FG_DT_F32] += vectors;
     out->weights = mats_planned + vectors;
     out->weights_mapped = !converted;
-    out->kv_per_token = 2 * hp->n_layer * hp->n_head_kv * hp->head_dim * (int64_t)sizeof(float);
+    out->kv_type = p->kv_type;
+    out->kv_per_token = 2 * hp->n_layer * (int64_t)fg_row_bytes(p->kv_type, hp->n_head_kv * hp->head_dim);
     out->kv = out->kv_per_token * n_ctx + n_ctx * (int64_t)sizeof(int32_t);
     size_t sizes[SCRATCH_BUFS];
     int nb = p->n_batch > n_ctx ? (int)n_ctx : p->n_batch;
@@ -274,8 +275,8 @@ size_t fg_plan_format(const fg_plan *pl, char *buf, size_t size)
     OUT("  weights      %12s  (%s)\n", gb(pl->weights, a, sizeof a), pl->weights_mapped ? "mapped from the file" : "converted while loading");
     for (int d = 0; d < FG_DT_COUNT; d++)
         if (pl->weights_by_type[d]) OUT("    %-10s %12s\n", fg_dtype_name((fg_dtype)d), gb(pl->weights_by_type[d], a, sizeof a));
-    OUT("  kv cache     %12s  (%s per token x %lld, committed as tokens arrive)\n", gb(pl->kv, a, sizeof a),
-        gb(pl->kv_per_token, b, sizeof b), (long long)pl->n_ctx);
+    OUT("  kv cache     %12s  (%s, %s per token x %lld, committed as tokens arrive)\n", gb(pl->kv, a, sizeof a),
+        fg_dtype_name(pl->kv_type), gb(pl->kv_per_token, b, sizeof b), (long long)pl->n_ctx);
     OUT("  scratch      %12s\n", gb(pl->scratch, a, sizeof a));
     OUT("  tokenizer    %12s  (estimate)\n", gb(pl->tokenizer, a, sizeof a));
     OUT("  runtime      %12s  (estimate)\n", gb(pl->runtime, a, sizeof a));
@@ -302,6 +303,7 @@ cJSON *fg_plan_json(const fg_plan *pl)
     cJSON *bt = cJSON_AddObjectToObject(j, "weights_by_type");
     for (int d = 0; d < FG_DT_COUNT && bt; d++)
         if (pl->weights_by_type[d]) cJSON_AddNumberToObject(bt, fg_dtype_name((fg_dtype)d), (double)pl->weights_by_type[d]);
+    cJSON_AddStringToObject(j, "kv_type", fg_dtype_name(pl->kv_type));
     cJSON_AddNumberToObject(j, "kv_per_token", (double)pl->kv_per_token);
     cJSON_AddNumberToObject(j, "kv", (double)pl->kv);
     cJSON_AddNumberToObject(j, "scratch", (double)pl->scratch);

@@ -20,6 +20,7 @@ typedef struct fg_plan_params {
     int64_t mem_limit;    /* bytes; 0: detect (cgroup / MemAvailable) */
     int64_t margin;       /* < 0: the budget's default margin */
     bool fit;             /* choose quant and context to fit */
+    fg_dtype kv_type;     /* KV cache type (F16 default; F32, Q8_0) */
 } fg_plan_params;
 fg_plan_params fg_plan_default_params(void);
 
@@ -34,6 +35,7 @@ typedef struct fg_plan {
     int64_t weights;                    /* resident weights while generating */
     int64_t weights_by_type[FG_DT_COUNT];
     bool weights_mapped;                /* computed from the file mapping (no conversion) */
+    fg_dtype kv_type;
     int64_t kv_per_token, kv;           /* kv = kv_per_token * n_ctx (worst case) */
     int64_t scratch, tokenizer, runtime;
     int64_t load_peak;                  /* during loading (conversion: owned + one source tensor) */

@@ -6,7 +6,7 @@
 
 fg_session_params fg_session_default_params(void)
 {
-    fg_session_params p = {.n_ctx = 0, .n_batch = 256, .n_threads = 0};
+    fg_session_params p = {.n_ctx = 0, .n_batch = 256, .n_threads = 0, .budget = NULL, .kv_type = FG_DT_F16};
     return p;
 }
 
@@ -31,11 +31,15 @@ int64_t fg_session_common_prefix(const fg_session *s, const int32_t *ids, int64_
 
 size_t fg_session_kv_bytes_per_token(const fg_session *s)
 {
-    const fg_hparams *hp = &s->model->hp;
-    return (size_t)(2 * hp->n_layer * hp->n_head_kv * hp->head_dim) * sizeof(float);
+    return 2 * (size_t)s->model->hp.n_layer * s->kv_row_bytes;
 }
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
+
+size_t fg_attn_scratch_floats(const fg_hparams *hp, int64_t n_ctx)
+{
+    return (size_t)(hp->n_head / hp->n_head_kv) * (size_t)n_ctx + 2 * (size_t)hp->head_dim;
+}
 
 size_t fg_scratch_layout(const fg_hparams *hp, int n_batch, int64_t n_ctx, int n_threads, size_t work,
                          size_t sizes[SCRATCH_BUFS])
@@ -45,7 +49,7 @@ size_t fg_scratch_layout(const fg_hparams *hp, int n_batch, int64_t n_ctx, int n
     size_t half = (size_t)hp->head_dim / 2;
     /* x, h, q, k, v, att, gate, up, scores, rope_cs (in the order of session.c's pointers) */
     size_t sz[SCRATCH_BUFS] = {B * E, B * E, B * Q, B * KV, B * KV, B * Q, B * F, B * F,
-                               (size_t)n_threads * (size_t)n_ctx, B * half * 2};
+                               (size_t)n_threads * fg_attn_scratch_floats(hp, n_ctx), B * half * 2};
     size_t total = 0;
     for (int i = 0; i < SCRATCH_BUFS; i++) {
         sizes[i] = sz[i];
@@ -81,7 +85,18 @@ fg_status fg_session_create(fg_model *m, const fg_session_params *params, fg_ses
         st = fg_error(FG_ERR_NOMEM, "out of memory creating a session");
         goto fail;
     }
-    size_t kv_row = (size_t)(hp->n_head_kv * hp->head_dim) * sizeof(float);
+    s->kv_type = p.kv_type;
+    if (p.kv_type != FG_DT_F32 && p.kv_type != FG_DT_F16 && p.kv_type != FG_DT_Q8_0) {
+        st = fg_error(FG_ERR_ARG, "KV cache type %s is not supported (f32, f16, q8_0 are)", fg_dtype_name(p.kv_type));
+        goto fail;
+    }
+    if (!fg_row_bytes(p.kv_type, hp->head_dim)) {
+        st = fg_error(FG_ERR_ARG, "KV cache type %s needs a head dimension multiple of its block (head dim %lld)",
+                      fg_dtype_name(p.kv_type), (long long)hp->head_dim);
+        goto fail;
+    }
+    size_t kv_row = fg_row_bytes(p.kv_type, hp->n_head_kv * hp->head_dim);
+    s->kv_row_bytes = kv_row;
     for (int64_t L = 0; L < hp->n_layer; L++) {
         if ((st = fg_region_reserve(&s->k_cache[L], FG_MEM_KV, kv_row * (size_t)s->n_ctx)) ||
             (st = fg_region_reserve(&s->v_cache[L], FG_MEM_KV, kv_row * (size_t)s->n_ctx)))

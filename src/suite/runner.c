@@ -307,14 +307,14 @@ static fg_status run_entry(const fg_suite_spec *spec, const fg_suite_run_params 
                 fclose(f);
             }
             int64_t peak = (int64_t)fg_suite_num(j, "peak_rss");
-            char b1[32], b2[32];
+            char b1[32], b2[32], b3[32];
             if (spec->mem_limit > 0) {
                 bool fits = peak <= spec->mem_limit;
                 res->verdict = fits ? FG_VERDICT_FITS : FG_VERDICT_OVER_LIMIT;
                 snprintf(res->message, sizeof res->message, "peak RSS %s, limit %s, %s %s",
                          fg_suite_gb(peak, b1, sizeof b1), fg_suite_gb(spec->mem_limit, b2, sizeof b2),
-                         fits ? "headroom" : "over by", fg_suite_gb(fits ? spec->mem_limit - peak : peak - spec->mem_limit,
-                                                                    b1, sizeof b1));
+                         fits ? "headroom" : "over by",
+                         fg_suite_gb(fits ? spec->mem_limit - peak : peak - spec->mem_limit, b3, sizeof b3));
             } else {
                 res->verdict = FG_VERDICT_OK;
             }

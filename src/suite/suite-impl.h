@@ -62,4 +62,9 @@ const char *fg_suite_params_str(double n, char *buf, size_t size);
 /* A short verdict for tables: "fits", "OVER LIMIT", "does not fit", "crashed (SIGABRT)"... */
 const char *fg_suite_verdict_text(const fg_suite_result *r, char *buf, size_t size);
 
+/* The table's columns and one row's cells (report.c; the HTML page uses them too). */
+#define FG_SUITE_N_COLS 15
+extern const char *const fg_suite_col_names[FG_SUITE_N_COLS];
+void fg_suite_row_cells(const fg_suite_report *rep, int i, char cells[FG_SUITE_N_COLS][96]);
+
 #endif

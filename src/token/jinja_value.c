@@ -22,6 +22,7 @@ struct jj_chunk {
 
 void *jj_arena_alloc(jj_arena *a, size_t n)
 {
+    if (n > SIZE_MAX / 2) return NULL;   /* also keeps the rounding below from wrapping */
     n = (n + 15) & ~(size_t)15;
     if (n == 0) n = 16;
     jj_chunk *c = a->head;
