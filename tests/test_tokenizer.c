@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <utf8proc.h>
 
 #include "mem/mem.h"
 #include "token/token.h"
@@ -778,6 +779,85 @@ static void test_alloc_failures(void **state)
     free(s);
 }
 
+/* Random texts: decode(encode(x)) gives x back (Qwen: NFC(x); utf8proc's NFC is the
+ * reference), and random bytes always give valid UTF-8 back. */
+static uint64_t rng_state = 0x243F6A8885A308D3ull;
+static uint32_t rnd(uint32_t n)
+{
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(rng_state >> 33) % n;
+}
+
+static size_t put_cp(char *o, uint32_t cp)
+{
+    if (cp < 0x80) { o[0] = (char)cp; return 1; }
+    if (cp < 0x800) { o[0] = (char)(0xC0 | (cp >> 6)); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12)); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18)); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static void test_random_roundtrip(void **state)
+{
+    (void)state;
+    static const uint32_t pool[] = {' ', ' ', ' ', '\n', '\t', '\r', '\'', '0', '7', '.', ',', '<', '|', '>', 0xE9, 0x301,
+                                    0x308, 0x4E2D, 0x6587, 0xAC00, 0x1100, 0x1161, 0x1F600, 0x200D, 0x2764, 0xFE0F,
+                                    0x3000, 0xA0, 0x2581, 0xFFFD, 0x10FFFD, 0x5C, 0x41, 0x410, 0x5D0, 0x627, 0x0E01};
+    char buf[2048];
+    int checked = 0;
+    for (int iter = 0; iter < 300; iter++) {
+        size_t n = 0, len = rnd(120);
+        for (size_t i = 0; i < len; i++) {
+            uint32_t r = rnd(4);
+            uint32_t cp = r == 0 ? 'a' + rnd(26) : r == 1 ? 'A' + rnd(26) : pool[rnd(sizeof pool / sizeof pool[0])];
+            n += put_cp(buf + n, cp);
+        }
+        for (int k = 0; k < NTOK; k++) {
+            int32_t *ids;
+            size_t ni;
+            encode_check(g_tok[k], buf, n, true, &ids, &ni);
+            char *dec;
+            size_t dl;
+            assert_int_equal(fg_tok_decode_alloc(g_tok[k], ids, ni, false, &dec, &dl), FG_OK);
+            const char *want = buf;
+            size_t wl = n;
+            utf8proc_uint8_t *nfc = NULL;
+            if (k == QWEN) {
+                utf8proc_map((const utf8proc_uint8_t *)buf, (utf8proc_ssize_t)n, &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+                want = (const char *)nfc;
+                wl = strlen(want);
+            }
+            if (dl != wl || memcmp(dec, want, wl)) {
+                fprintf(stderr, "roundtrip [%s] of '%.*s' gave '%s'\n", names[k], (int)n, buf, dec);
+                fail();
+            }
+            free(nfc);
+            fg_free(dec);
+            fg_free(ids);
+            checked++;
+        }
+        /* raw random bytes: anything in, valid UTF-8 out */
+        for (size_t i = 0; i < len; i++) buf[i] = (char)rnd(256);
+        for (int k = 0; k < NTOK; k++) {
+            int32_t *ids;
+            size_t ni;
+            encode_check(g_tok[k], buf, len, rnd(2), &ids, &ni);
+            for (size_t i = 0; i < ni; i++) assert_true(ids[i] >= 0 && ids[i] < fg_tok_vocab_size(g_tok[k]));
+            char *dec;
+            size_t dl;
+            assert_int_equal(fg_tok_decode_alloc(g_tok[k], ids, ni, rnd(2), &dec, &dl), FG_OK);
+            assert_true(valid_utf8(dec, dl));
+            fg_free(dec);
+            fg_free(ids);
+        }
+    }
+    assert_int_equal(checked, 900);
+}
+
 /* ---- memory and speed ------------------------------------------------------------------- */
 static void test_memory_budget(void **state)
 {
@@ -843,6 +923,7 @@ int main(void)
         cmocka_unit_test(test_stream_equals_decode),
         cmocka_unit_test(test_stream_split_char),
         cmocka_unit_test(test_engine_golden_ids),
+        cmocka_unit_test(test_random_roundtrip),
         cmocka_unit_test(test_gguf_qwen),
         cmocka_unit_test(test_gguf_q256),
         cmocka_unit_test(test_gguf_spm),

@@ -51,8 +51,8 @@ static void usage(void)
 static void on_phase(const char *phase, void *user)
 {
     bench_cli *c = user;
-    if (c->tl && !c->started && strcmp(phase, "bandwidth")) {
-        /* after the bandwidth probe (it forks), before the load */
+    if (c->tl && !c->started && strcmp(phase, "bandwidth") && strcmp(phase, "start")) {
+        /* after the bandwidth probe (it forks: no threads of ours yet), before the load */
         if (fg_timeline_start(c->tl) == FG_OK) c->started = true;
     }
     if (c->tl && c->started) fg_timeline_mark(c->tl, phase);

@@ -19,7 +19,8 @@ typedef struct run_opts {
     int32_t *ids;
     int64_t n_ids;
     long long n_gen, top_k;
-    bool json, verbose, no_special;
+    bool json, verbose, no_special, mlock;
+    const char *memory_report;
     const char *text;
     fg_plan_params plan;
     fg_sampler_params sp;
@@ -42,7 +43,9 @@ static void usage(void)
            "  --kv-type T       KV cache type: f16 (default), f32, q8_0\n"
            "  --mem-limit SIZE  memory limit (default: the cgroup's, else MemAvailable)\n"
            "  --fit             choose the quantization and context that fit the limit\n"
-           "  -v, --verbose     timings and memory on stderr\n%s", cli_sampling_help());
+           "  --mlock           keep the weights resident (counted against the limit)\n"
+           "  --memory-report FILE  write the memory timeline and breakdown (JSON)\n"
+           "  -v, --verbose     the plan, timings and the memory breakdown on stderr\n%s", cli_sampling_help());
 }
 
 static bool emit_text(const char *text, size_t len, int32_t id, void *user)
@@ -165,6 +168,11 @@ int cmd_run(int argc, char **argv)
         } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
             NEED_VALUE();
             o.text = v;
+        } else if (!strcmp(a, "--mlock")) {
+            o.mlock = true;
+        } else if (!strcmp(a, "--memory-report")) {
+            NEED_VALUE();
+            o.memory_report = v;
         } else if (!strcmp(a, "--no-special")) {
             o.no_special = true;
         } else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
@@ -200,8 +208,16 @@ int cmd_run(int argc, char **argv)
     fg_budget_params bp = fg_budget_default_params();
     bp.limit = o.plan.mem_limit;
     bp.margin = o.plan.margin;
+    fg_timeline *tl = NULL;
     fg_status st = fg_budget_create(&bp, &budget);
     if (st) { cli_fail_status(st, "memory budget"); goto done; }
+    if (o.memory_report) {
+        fg_timeline_params tp = fg_timeline_default_params();
+        tp.budget = budget;
+        if ((st = fg_timeline_create(&tp, &tl)) || (st = fg_timeline_start(tl))) { cli_fail_status(st, "memory timeline"); goto done; }
+        fg_timeline_mark(tl, "load");
+    }
+    mp.mlock = o.mlock;
     st = fg_model_load(o.model, &mp, &m);
     if (st) { cli_fail_status(st, "cannot load %s", o.model); goto out; }
     const fg_hparams *hp = fg_model_hparams(m);
@@ -270,7 +286,7 @@ int cmd_run(int argc, char **argv)
     }
     if ((st = fg_sampler_create(&o.sp, hp->n_vocab, &smp))) { cli_fail_status(st, "sampler"); goto done; }
     if (o.text) {
-        fg_gen_params gp = {.max_tokens = o.n_gen, .stop_at_eog = true, .skip_special = false};
+        fg_gen_params gp = {.max_tokens = o.n_gen, .stop_at_eog = true, .skip_special = false, .timeline = tl};
         fg_gen_result res;
         if ((st = fg_generate(s, tok, smp, o.ids, o.n_ids, &gp, emit_text, NULL, &res))) {
             printf("\n");
@@ -287,10 +303,12 @@ int cmd_run(int argc, char **argv)
         rc = 0;
         goto done;
     }
+    if (tl) fg_timeline_mark(tl, "prefill");
     if (!o.top_k && (st = fg_session_eval(s, o.ids, o.n_ids, FG_LOGITS_LAST, logits))) {
         cli_fail_status(st, "evaluation failed");
         goto done;
     }
+    if (tl) fg_timeline_mark(tl, "decode");
     if (o.json) printf(",\"greedy\":[");
     else if (o.n_gen) printf("greedy:");
     for (long long i = 0; i < o.n_gen; i++) {
@@ -306,6 +324,20 @@ int cmd_run(int argc, char **argv)
     printf(o.json ? "]}\n" : "\n");
     rc = 0;
 done:
+    if (tl) {
+        fg_timeline_mark(tl, "end");
+        fg_timeline_stop(tl);
+        if (rc == 0 && (st = fg_timeline_write_json(tl, o.memory_report))) rc = cli_fail_status(st, "cannot write %s", o.memory_report);
+        fg_timeline_free(tl);
+    }
+    if (o.verbose && m) {
+        fg_mem_breakdown br;
+        char buf[4096];
+        if (fg_mem_breakdown_get(NULL, &br) == FG_OK) {
+            fg_mem_breakdown_format(&br, buf, sizeof buf);
+            fputs(buf, stderr);
+        }
+    }
     fg_sampler_free(smp);
     fg_tok_free(tok);
     free(stdin_text);

@@ -108,8 +108,8 @@ bool fg_isa_supported(fg_isa isa)
     case FG_ISA_NEON: {
 #if defined(__linux__)
         unsigned long hw = getauxval(AT_HWCAP);
-        /* HWCAP_ASIMD (bit 1), HWCAP_FPHP (bit 9), HWCAP_ASIMDHP (bit 10), HWCAP_ASIMDDP (bit 20) */
-        return (hw & (1ul << 1)) && (hw & (1ul << 9)) && (hw & (1ul << 10)) && (hw & (1ul << 20));
+        /* HWCAP_ASIMD (bit 1) and HWCAP_ASIMDDP (bit 20, the SDOT/UDOT dot products) */
+        return (hw & (1ul << 1)) && (hw & (1ul << 20));
 #else
         return false;
 #endif

@@ -127,7 +127,7 @@ static fg_status apply_set(cJSON *root, const char *set, const char *what)
         /* seeds are 64-bit: parsed exactly here, not through a double */
         errno = 0;
         unsigned long long s = strtoull(val, &end, 0);
-        if (!*val || *end || errno || *val == '-')
+        if (*val < '0' || *val > '9' || *end || errno)
             return fg_error(FG_ERR_ARG, "%s: seed '%s' is not an unsigned 64-bit integer", what, val);
         char dec[24];
         snprintf(dec, sizeof dec, "%llu", s);
@@ -172,7 +172,7 @@ static fg_status parse_tree(cJSON *root, const char *what, fg_synth_config *out)
         char *end;
         errno = 0;
         unsigned long long v = strtoull(seed->valuestring, &end, 10);
-        if (!seed->valuestring[0] || *end || errno || seed->valuestring[0] == '-')
+        if (seed->valuestring[0] < '0' || seed->valuestring[0] > '9' || *end || errno)
             return fg_error(FG_ERR_FORMAT, "%s: \"seed\" string is not an unsigned 64-bit integer", what);
         out->seed = v;
     } else if (cJSON_IsNumber(seed) && seed->valuedouble >= 0 && seed->valuedouble < 9007199254740992.0 &&

@@ -119,6 +119,11 @@ void fg_free(void *p)
     free(h);
 }
 
+size_t fg_alloc_size(const void *p)
+{
+    return p ? ((const block_header *)p - 1)->size : 0;
+}
+
 void fg_mem_get_stats(fg_mem_stats *out)
 {
     for (int i = 0; i < FG_MEM_TAG_COUNT; i++) {

@@ -26,6 +26,8 @@ void *fg_realloc(void *p, size_t size);
 char *fg_strdup(fg_mem_tag tag, const char *s);
 char *fg_strndup(fg_mem_tag tag, const char *s, size_t n);
 void fg_free(void *p);
+/* The size an fg_malloc'd block was allocated with. */
+size_t fg_alloc_size(const void *p);
 
 /* Large page-granular regions (mmap): address space reserved up front, pages committed
  * (and counted) as they are first used: fg_region_commit(r, bytes) guarantees the first

@@ -5,6 +5,7 @@
 #include "mem/probe.h"
 #include "model/model-impl.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -449,6 +450,24 @@ static fg_status register_mappings(fg_model *m)
     return s;
 }
 
+/* Locks the weights in RAM: the mappings (faulting every page in) and owned copies. */
+static fg_status lock_weights(fg_model *m)
+{
+    struct { const void *p; size_t n; } r[66];
+    int n = 0;
+    if (m->gguf) r[n++] = (typeof(r[0])){m->gguf->file.data, m->gguf->file.size};
+    for (int i = 0; m->st && i < m->st->n_files && n < 64; i++) r[n++] = (typeof(r[0])){m->st->files[i].data, m->st->files[i].size};
+    for (int i = 0; i < n; i++)
+        if (r[i].n && mlock(r[i].p, r[i].n) != 0)
+            return fg_error(FG_ERR_NOMEM, "cannot lock %zu bytes of weights in RAM (%s); raise the memlock limit (ulimit -l) or drop --mlock",
+                            r[i].n, strerror(errno));
+    for (size_t i = 0; i < m->n_owned; i++) {
+        if (mlock(m->owned[i], fg_alloc_size(m->owned[i])) != 0)
+            return fg_error(FG_ERR_NOMEM, "cannot lock converted weights in RAM (%s); raise ulimit -l or drop --mlock", strerror(errno));
+    }
+    return FG_OK;
+}
+
 static void unregister_mappings(fg_model *m)
 {
     if (!m->registered) return;
@@ -486,6 +505,7 @@ fg_status fg_model_load(const char *path, const fg_model_params *params, fg_mode
     fg_pool_free(m->conv_pool);
     m->conv_pool = NULL;
     if (!s) s = register_mappings(m);
+    if (!s && p.mlock) s = lock_weights(m);
     if (s) {
         fg_model_free(m);
         return s;

@@ -36,6 +36,7 @@ typedef struct fg_model_params {
      * source pages dropped after each tensor, so the peak is the converted weights plus
      * one source tensor. FG_QMIX_NONE (0): compute with the file's types. */
     int quant;             /* an fg_quant_mix */
+    bool mlock;            /* lock the weights in RAM (mlock): never paged out */
 } fg_model_params;
 fg_model_params fg_model_default_params(void);
 

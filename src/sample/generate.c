@@ -58,6 +58,7 @@ fg_status fg_generate(fg_session *s, const fg_tokenizer *tok, fg_sampler *smp, c
         st = fg_error(FG_ERR_NOMEM, "out of memory for logits");
         goto done;
     }
+    if (p->timeline) fg_timeline_mark(p->timeline, "prefill");
     double t0 = now_s();
     st = fg_session_eval(s, prompt + keep, n_prompt - keep, FG_LOGITS_LAST, logits);
     res->t_prefill_s = now_s() - t0;
@@ -72,6 +73,7 @@ fg_status fg_generate(fg_session *s, const fg_tokenizer *tok, fg_sampler *smp, c
     fg_tok_stream ds;
     fg_tok_stream_init(&ds, tok, p->skip_special, false);
     bool stop_string = false;
+    if (p->timeline) fg_timeline_mark(p->timeline, "decode");
     double t1 = now_s();
     res->finish = FG_FINISH_LENGTH;
     for (int64_t i = 0; p->max_tokens < 0 || i < p->max_tokens; i++) {
@@ -111,6 +113,7 @@ fg_status fg_generate(fg_session *s, const fg_tokenizer *tok, fg_sampler *smp, c
         if (st) goto done;
     }
     res->t_decode_s = now_s() - t1;
+    if (p->timeline) fg_timeline_mark(p->timeline, "end");
     if (res->finish != FG_FINISH_CANCEL && !stop_string) {
         /* release an incomplete character (as U+FFFD) and what the stop matcher held */
         size_t n = fg_tok_stream_flush(&ds, piece, bufsz);

@@ -25,6 +25,7 @@ typedef struct fg_gen_params {
     int n_stops;
     bool stop_at_eog;             /* stop at the tokenizer's end-of-generation ids */
     bool skip_special;            /* do not print special tokens */
+    struct fg_timeline *timeline; /* optional: "prefill" and "decode" marks */
 } fg_gen_params;
 
 typedef struct fg_gen_result {

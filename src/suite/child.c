@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* pipe2 */
 /* One suite entry in its own process: spawn `frugal bench ... --json --phase-fd 3`,
  * sample it from outside with a timeline on its pid (created once the pid is known), mark the phases it announces,
  * collect its report, and tell how it ended.

@@ -51,7 +51,7 @@ char *fg_suite_html(const fg_suite_report *r)
         fg_sbuf_printf(&b, "<th%s>%s</th>", c == 0 || c == 2 || c == FG_SUITE_N_COLS - 1 ? " class=\"l\"" : "",
                        fg_suite_col_names[c]);
     fg_sbuf_puts(&b, "</tr>\n");
-    char cells[FG_SUITE_N_COLS][96];
+    char cells[FG_SUITE_N_COLS][FG_SUITE_CELL];
     for (int i = 0; i < r->n; i++) {
         fg_suite_row_cells(r, i, cells);
         fg_sbuf_printf(&b, "<tr class=\"%s\">", good(r->results[i].verdict) ? "good" : "bad");

@@ -325,31 +325,31 @@ static void cell_bytes(char *c, size_t n, double v, bool valid)
     }
 }
 
-void fg_suite_row_cells(const fg_suite_report *rep, int i, char cells[N_COLS][96])
+void fg_suite_row_cells(const fg_suite_report *rep, int i, char cells[N_COLS][FG_SUITE_CELL])
 {
     const fg_suite_result *r = &rep->results[i];
     row w = row_of(rep, r);
     char b[32];
-    snprintf(cells[0], 96, "%s", r->name);
-    fg_suite_params_str(w.params, cells[1], 96);
-    snprintf(cells[2], 96, "%s", w.weight_type ? w.weight_type : "-");
-    cell_bytes(cells[3], 96, w.file_size, w.file_size >= 0);
-    if (w.used_before >= 0) snprintf(cells[4], 96, "%s (%.1f%%)", fg_mem_fmt_bytes((int64_t)w.used_before, b, sizeof b), w.used_before_pct);
-    else snprintf(cells[4], 96, "-");
-    cell_bytes(cells[5], 96, w.predicted, w.predicted >= 0);
-    cell_bytes(cells[6], 96, w.peak_rss, w.peak_rss >= 0);
-    if (w.peak_sys_pct >= 0) snprintf(cells[7], 96, "%.1f%%", w.peak_sys_pct);
-    else snprintf(cells[7], 96, "-");
-    cell_bytes(cells[8], 96, w.over_file, !NA(w.over_file));
-    cell_bytes(cells[9], 96, w.kv, w.kv >= 0);
-    cell_bytes(cells[10], 96, w.swap_change, !NA(w.swap_change));
-    if (w.prefill >= 0) snprintf(cells[11], 96, "%.1f", w.prefill);
-    else snprintf(cells[11], 96, "-");
-    if (w.decode >= 0) snprintf(cells[12], 96, "%.1f", w.decode);
-    else snprintf(cells[12], 96, "-");
-    if (w.ttft >= 0) snprintf(cells[13], 96, "%.0f ms", w.ttft);
-    else snprintf(cells[13], 96, "-");
-    fg_suite_verdict_text(r, cells[14], 96);
+    snprintf(cells[0], FG_SUITE_CELL, "%s", r->name);
+    fg_suite_params_str(w.params, cells[1], FG_SUITE_CELL);
+    snprintf(cells[2], FG_SUITE_CELL, "%s", w.weight_type ? w.weight_type : "-");
+    cell_bytes(cells[3], FG_SUITE_CELL, w.file_size, w.file_size >= 0);
+    if (w.used_before >= 0) snprintf(cells[4], FG_SUITE_CELL, "%s (%.1f%%)", fg_mem_fmt_bytes((int64_t)w.used_before, b, sizeof b), w.used_before_pct);
+    else snprintf(cells[4], FG_SUITE_CELL, "-");
+    cell_bytes(cells[5], FG_SUITE_CELL, w.predicted, w.predicted >= 0);
+    cell_bytes(cells[6], FG_SUITE_CELL, w.peak_rss, w.peak_rss >= 0);
+    if (w.peak_sys_pct >= 0) snprintf(cells[7], FG_SUITE_CELL, "%.1f%%", w.peak_sys_pct);
+    else snprintf(cells[7], FG_SUITE_CELL, "-");
+    cell_bytes(cells[8], FG_SUITE_CELL, w.over_file, !NA(w.over_file));
+    cell_bytes(cells[9], FG_SUITE_CELL, w.kv, w.kv >= 0);
+    cell_bytes(cells[10], FG_SUITE_CELL, w.swap_change, !NA(w.swap_change));
+    if (w.prefill >= 0) snprintf(cells[11], FG_SUITE_CELL, "%.1f", w.prefill);
+    else snprintf(cells[11], FG_SUITE_CELL, "-");
+    if (w.decode >= 0) snprintf(cells[12], FG_SUITE_CELL, "%.1f", w.decode);
+    else snprintf(cells[12], FG_SUITE_CELL, "-");
+    if (w.ttft >= 0) snprintf(cells[13], FG_SUITE_CELL, "%.0f ms", w.ttft);
+    else snprintf(cells[13], FG_SUITE_CELL, "-");
+    fg_suite_verdict_text(r, cells[14], FG_SUITE_CELL);
 }
 
 static void notes(const fg_suite_report *rep, fg_sbuf *b, bool md)
@@ -392,7 +392,7 @@ static void header_lines(const fg_suite_report *r, fg_sbuf *b, bool md)
 char *fg_suite_table_text(const fg_suite_report *r)
 {
     fg_sbuf b = {0};
-    char(*cells)[N_COLS][96] = calloc((size_t)r->n, sizeof *cells);
+    char(*cells)[N_COLS][FG_SUITE_CELL] = calloc((size_t)r->n, sizeof *cells);
     if (!cells) return NULL;
     size_t width[N_COLS];
     for (int c = 0; c < N_COLS; c++) width[c] = strlen(fg_suite_col_names[c]);
@@ -428,7 +428,7 @@ static void md_cell(fg_sbuf *b, const char *s)
 char *fg_suite_table_markdown(const fg_suite_report *r)
 {
     fg_sbuf b = {0};
-    char cells[N_COLS][96];
+    char cells[N_COLS][FG_SUITE_CELL];
     header_lines(r, &b, true);
     fg_sbuf_puts(&b, "|");
     for (int c = 0; c < N_COLS; c++) md_cell(&b, fg_suite_col_names[c]);

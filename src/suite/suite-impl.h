@@ -64,7 +64,8 @@ const char *fg_suite_verdict_text(const fg_suite_result *r, char *buf, size_t si
 
 /* The table's columns and one row's cells (report.c; the HTML page uses them too). */
 #define FG_SUITE_N_COLS 15
+#define FG_SUITE_CELL 160
 extern const char *const fg_suite_col_names[FG_SUITE_N_COLS];
-void fg_suite_row_cells(const fg_suite_report *rep, int i, char cells[FG_SUITE_N_COLS][96]);
+void fg_suite_row_cells(const fg_suite_report *rep, int i, char cells[FG_SUITE_N_COLS][FG_SUITE_CELL]);
 
 #endif
