@@ -19,6 +19,8 @@ typedef enum golden_kind {
  * chunk_tol. Fails the cmocka test with a message naming the prompt/position. */
 /* The KV cache type the checks use (default F32: the reference keeps float64 K/V). */
 extern fg_dtype golden_kv_type;
+/* Overrides the base tolerance B of GOLDEN_FLOAT/GOLDEN_QUANT when > 0. */
+extern double golden_base_tol;
 
 void golden_check(const char *model_path, const char *golden_json, golden_kind kind, bool check_greedy,
                   bool check_chunks, double chunk_tol);

@@ -17,7 +17,18 @@ static void q256_hf(void **st) { (void)st; golden_check(test_model_path("qwen2-q
 
 /* F16 and Q8_0 KV caches stay within the quantized-weights tolerance of the reference. */
 static void kv_f16(void **st) { (void)st; golden_kv_type = FG_DT_F16; golden_check(test_model_path("qwen2-q256-f32.gguf"), test_data_path("golden/gold-qwen2-q256-f32.json"), GOLDEN_FLOAT, true, true, 1e-4); golden_kv_type = FG_DT_F32; }
-static void kv_q8_0(void **st) { (void)st; golden_kv_type = FG_DT_Q8_0; golden_check(test_model_path("qwen3-tiny-f32.gguf"), test_data_path("golden/gold-qwen3-tiny-f32.json"), GOLDEN_QUANT, false, true, 1e-4); golden_kv_type = FG_DT_F32; }
+/* Q8_0 K/V (8-bit, like Q8_0 weights) must cost far less than Q8_0 weights do: llama.cpp's
+ * Q8_0 file of this model deviates 0.3-0.6 from the reference (gold-qwen2-q256-q8_0.json),
+ * so B = 0.2 here; the logits are ~50 in magnitude. */
+static void kv_q8_0(void **st)
+{
+    (void)st;
+    golden_kv_type = FG_DT_Q8_0;
+    golden_base_tol = 0.2;
+    golden_check(test_model_path("qwen2-q256-f32.gguf"), test_data_path("golden/gold-qwen2-q256-f32.json"), GOLDEN_QUANT, false, true, 1e-4);
+    golden_kv_type = FG_DT_F32;
+    golden_base_tol = 0;
+}
 
 int main(void)
 {

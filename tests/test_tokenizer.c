@@ -780,7 +780,8 @@ static void test_alloc_failures(void **state)
 }
 
 /* Random texts: decode(encode(x)) gives x back (Qwen: NFC(x); utf8proc's NFC is the
- * reference), and random bytes always give valid UTF-8 back. */
+ * reference), and random bytes always give valid UTF-8 back. (U+2581 is left out: in
+ * SentencePiece it is the space and decodes as one, in Hugging Face too.) */
 static uint64_t rng_state = 0x243F6A8885A308D3ull;
 static uint32_t rnd(uint32_t n)
 {
@@ -806,7 +807,7 @@ static void test_random_roundtrip(void **state)
     (void)state;
     static const uint32_t pool[] = {' ', ' ', ' ', '\n', '\t', '\r', '\'', '0', '7', '.', ',', '<', '|', '>', 0xE9, 0x301,
                                     0x308, 0x4E2D, 0x6587, 0xAC00, 0x1100, 0x1161, 0x1F600, 0x200D, 0x2764, 0xFE0F,
-                                    0x3000, 0xA0, 0x2581, 0xFFFD, 0x10FFFD, 0x5C, 0x41, 0x410, 0x5D0, 0x627, 0x0E01};
+                                    0x3000, 0xA0, 0xFFFD, 0x10FFFD, 0x5C, 0x41, 0x410, 0x5D0, 0x627, 0x0E01};
     char buf[2048];
     int checked = 0;
     for (int iter = 0; iter < 300; iter++) {

@@ -4,6 +4,7 @@
 #define FG_QUANT_IMPL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #define FG_QK 32    /* elements per Q8_0 / Q4_0 block */
 #define FG_QKK 256  /* elements per K-quant super-block */
@@ -64,9 +65,10 @@ static inline void fg_kq_scale_min(const uint8_t *s, int j, uint8_t *sc, uint8_t
  * their low nibble from word 2 and their top 2 bits from the top of words 0 / 1. */
 static inline void fg_kq_unpack8(const uint8_t *s, uint64_t *sc, uint64_t *mn)
 {
-    uint32_t u0 = (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24;
-    uint32_t u1 = (uint32_t)s[4] | (uint32_t)s[5] << 8 | (uint32_t)s[6] << 16 | (uint32_t)s[7] << 24;
-    uint32_t u2 = (uint32_t)s[8] | (uint32_t)s[9] << 8 | (uint32_t)s[10] << 16 | (uint32_t)s[11] << 24;
+    uint32_t u0, u1, u2; /* little-endian words (GGUF is little-endian, so are our targets) */
+    memcpy(&u0, s, 4);
+    memcpy(&u1, s + 4, 4);
+    memcpy(&u2, s + 8, 4);
     uint32_t sc_lo = u0 & 0x3f3f3f3fu, mn_lo = u1 & 0x3f3f3f3fu;
     uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | ((u0 >> 2) & 0x30303030u);
     uint32_t mn_hi = ((u2 >> 4) & 0x0f0f0f0fu) | ((u1 >> 2) & 0x30303030u);

@@ -390,6 +390,23 @@ static void quant_q5_k(const float *x, fg_block_q5_k *b, int64_t nb)
     }
 }
 
+/* Q6_K levels (-32..31) of a super-block for sub-block scales sc and super-block scale
+ * d; returns the squared error. */
+static double q6_levels(const float *x, const int8_t sc[16], float d, int8_t lv[256])
+{
+    double err = 0;
+    for (int j = 0; j < 16; j++) {
+        float as = d * sc[j];
+        for (int l = 0; l < 16; l++) {
+            int k = 16 * j + l;
+            lv[k] = as != 0 ? (int8_t)qclamp(x[k] / as, -32, 31) : 0;
+            double e = (double)x[k] - (double)as * lv[k];
+            err += e * e;
+        }
+    }
+    return err;
+}
+
 static void quant_q6_k(const float *x, fg_block_q6_k *b, int64_t nb)
 {
     int8_t lv[256];
@@ -406,23 +423,41 @@ static void quant_q6_k(const float *x, fg_block_q6_k *b, int64_t nb)
         float d = am < 0 ? f16_round(am / -128.0f) : f16_round(amax / 127.0f);
         int8_t sc[16];
         for (int j = 0; j < 16; j++) sc[j] = d > 0 ? (int8_t)qclamp(a[j] / d, -128, 127) : 0;
-        /* final levels against the stored scales; refit d by least squares once */
-        for (int it = 0; it < 2; it++) {
+        /* Refit d by least squares on the levels it gives, then keep the best of the
+         * f16 codes around it: near the f16 subnormal range (tiny blocks) one code
+         * step is several percent, so the rounding of d matters. Levels are always
+         * recomputed against the stored (f16) d. */
+        float cand[7];
+        int nc = 0;
+        cand[nc++] = d;
+        {
             double suu = 0, sxu = 0;
-            for (int j = 0; j < 16; j++) {
-                float as = d * sc[j];
-                for (int l = 0; l < 16; l++) {
-                    int k = 16 * j + l;
-                    lv[k] = as != 0 ? (int8_t)qclamp(x[k] / as, -32, 31) : 0;
-                    double u = (double)sc[j] * lv[k];
-                    suu += u * u;
-                    sxu += x[k] * u;
+            q6_levels(x, sc, d, lv);
+            for (int k = 0; k < 256; k++) {
+                double u = (double)sc[k / 16] * lv[k];
+                suu += u * u;
+                sxu += x[k] * u;
+            }
+            float nd = suu > 0 ? f16_round((float)(sxu / suu)) : 0;
+            if (nd > 0) {
+                uint16_t h = fg_f32_to_f16(nd);
+                for (int k = -2; k <= 2; k++) {
+                    int c = (int)h + k;
+                    if (c > 0 && c < 0x7c00) cand[nc++] = fg_f16_to_f32((uint16_t)c);
                 }
             }
-            if (it == 1 || !(suu > 0)) break;
-            float nd = f16_round((float)(sxu / suu));
-            if (nd > 0) d = nd;
         }
+        double best = INFINITY;
+        float best_d = d;
+        for (int c = 0; c < nc; c++) {
+            double e = q6_levels(x, sc, cand[c], lv);
+            if (e < best) {
+                best = e;
+                best_d = cand[c];
+            }
+        }
+        d = best_d;
+        q6_levels(x, sc, d, lv);
         b->d = fg_f32_to_f16(d);
         memcpy(b->scales, sc, 16);
         for (int h = 0; h < 2; h++) {

@@ -105,7 +105,18 @@ fg_status fg_serve_create(const char *model_path, const fg_serve_params *params,
         st = fg_error(FG_ERR_ARG, "a context of %lld positions leaves no room for a prompt", (long long)s->n_ctx);
         goto fail;
     }
-    if (s->budget && (st = fg_budget_check(s->budget, 0, "the loaded model"))) goto fail;
+    if (s->budget) {
+        /* the model, its tokenizer and the session are in memory now: do they fit? */
+        fg_budget_info bi;
+        fg_budget_refresh(s->budget);
+        fg_budget_get_info(s->budget, &bi);
+        if (bi.headroom < 0) {
+            char u[32], l[32];
+            st = fg_error(FG_ERR_BUDGET, "the loaded model needs %s, over the memory budget of %s (%s)",
+                          fg_mem_fmt_bytes(bi.used, u, sizeof u), fg_mem_fmt_bytes(bi.limit, l, sizeof l), bi.describe);
+            goto fail;
+        }
+    }
 
     s->logits = fg_malloc(FG_MEM_SCRATCH, (size_t)s->n_vocab * sizeof(float));
     s->piece_cap = fg_tok_stream_bufsize(s->tok);

@@ -119,6 +119,14 @@ static void read_report(fg_suite_child *c, int fd)
     }
 }
 
+/* fd `from` as fd `to`, inherited across exec (dup2 of an fd onto itself would keep its
+ * close-on-exec flag). Async-signal-safe. */
+static int move_fd(int from, int to)
+{
+    if (from == to) return fcntl(to, F_SETFD, 0) < 0;
+    return dup2(from, to) < 0;
+}
+
 fg_status fg_suite_child_run(fg_suite_child *c, char *const *argv, char *const *extra_env, int n_env,
                              const char *log_path, double timeout_s, int interval_ms, fg_suite_tick_fn tick,
                              void *user)
@@ -147,7 +155,7 @@ fg_status fg_suite_child_run(fg_suite_child *c, char *const *argv, char *const *
     if (pid == 0) {
         /* the child: only async-signal-safe calls until exec */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (dup2(out_pipe[1], 1) < 0 || dup2(log_fd, 2) < 0 || dup2(ph_pipe[1], 3) < 0) _exit(127);
+        if (move_fd(out_pipe[1], 1) || move_fd(log_fd, 2) || move_fd(ph_pipe[1], 3)) _exit(127);
         execve(argv[0], argv, env);
         static const char msg[] = "frugal suite: cannot execute the frugal binary\n";
         ssize_t w = write(2, msg, sizeof msg - 1);

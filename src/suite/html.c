@@ -11,9 +11,9 @@ static const char css[] =
     "body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1400px}"
     "h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}"
     ".sub{color:#555;margin:2px 0}"
-    "table{border-collapse:collapse;font-size:13px;margin-top:12px}"
+    "table{border-collapse:collapse;font-size:12px;margin-top:12px}"
     "th,td{border:1px solid #ddd;padding:4px 8px;text-align:right;white-space:nowrap}"
-    "th{background:#f3f3f3}td.l,th.l{text-align:left}"
+    "th{background:#f3f3f3;white-space:normal;vertical-align:bottom}td.l,th.l{text-align:left}"
     "tr.bad td{background:#fdecea}tr.good td.v{color:#1a7f37;font-weight:bold}tr.bad td.v{color:#b00020;font-weight:bold}"
     ".charts{display:flex;flex-wrap:wrap;gap:16px}.chart{border:1px solid #eee;padding:4px}"
     "ul.notes li{margin:3px 0}footer{margin-top:28px;color:#777;font-size:12px}";

@@ -153,6 +153,17 @@ static row row_of(const fg_suite_report *rep, const fg_suite_result *r)
     const cJSON *wt = b ? cJSON_GetObjectItemCaseSensitive(b, "weight_type") : NULL;
     w.weight_type = cJSON_IsString(wt) ? wt->valuestring : NULL;
     if (!w.weight_type && r->plan_quant[0]) w.weight_type = r->plan_quant;
+    if (!w.weight_type && r->plan) {
+        /* not run: the type holding most of the weights, as the plan read them */
+        const cJSON *bt = cJSON_GetObjectItemCaseSensitive(r->plan, "weights_by_type"), *it;
+        double best = -1;
+        cJSON_ArrayForEach(it, bt) {
+            if (cJSON_IsNumber(it) && it->valuedouble > best) {
+                best = it->valuedouble;
+                w.weight_type = it->string;
+            }
+        }
+    }
     w.params = fg_suite_num(b, "n_params");
     if (w.params < 0) w.params = fg_suite_num(r->plan, "parameters");
     w.file_size = fg_suite_num(b, "file_size");

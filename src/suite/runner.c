@@ -215,6 +215,7 @@ static fg_status run_entry(const fg_suite_spec *spec, const fg_suite_run_params 
     pp.mem_limit = spec->mem_limit;
     pp.fit = spec->fit && spec->mem_limit > 0;
     fg_plan plan;
+    char fit_note[360] = "";
     if (fg_plan_model(e->path, &pp, &plan) == FG_OK) {
         res->planned = true;
         res->plan_peak = plan.peak;
@@ -227,7 +228,8 @@ static fg_status run_entry(const fg_suite_spec *spec, const fg_suite_run_params 
             snprintf(res->message, sizeof res->message, "%s", plan.advice);
             return FG_OK;
         }
-        if (pp.fit) {
+        if (pp.fit && ((int)q != plan.quant || n_ctx != plan.n_ctx)) {
+            snprintf(fit_note, sizeof fit_note, "; plan: %s", plan.advice);
             q = (fg_quant_mix)plan.quant;
             n_ctx = plan.n_ctx;
         }
@@ -261,7 +263,8 @@ static fg_status run_entry(const fg_suite_spec *spec, const fg_suite_run_params 
     fg_suite_child c;
     memset(&c, 0, sizeof c);
     t->pg.phase = "start";
-    fg_status st = fg_suite_child_run(&c, argv, e->env, e->n_env, res->log_path, spec->timeout_s, p->interval_ms,
+    double timeout_s = e->timeout_s > 0 ? e->timeout_s : spec->timeout_s;
+    fg_status st = fg_suite_child_run(&c, argv, e->env, e->n_env, res->log_path, timeout_s, p->interval_ms,
                                       on_tick, t);
     free(argv);
     if (st) {
@@ -279,7 +282,7 @@ static fg_status run_entry(const fg_suite_spec *spec, const fg_suite_run_params 
     if (c.timed_out) {
         res->verdict = FG_VERDICT_TIMEOUT;
         res->signal = SIGKILL;
-        snprintf(res->message, sizeof res->message, "still running after %.0f s (phase %s): killed", spec->timeout_s,
+        snprintf(res->message, sizeof res->message, "still running after %g s (phase %s): killed", timeout_s,
                  c.phase[0] ? c.phase : "start");
     } else if (WIFSIGNALED(c.status)) {
         res->signal = WTERMSIG(c.status);
@@ -319,6 +322,10 @@ static fg_status run_entry(const fg_suite_spec *spec, const fg_suite_run_params 
                 res->verdict = FG_VERDICT_OK;
             }
         }
+    }
+    if (fit_note[0]) {
+        size_t len = strlen(res->message);
+        snprintf(res->message + len, sizeof res->message - len, "%s", len ? fit_note : fit_note + 2);
     }
     fg_suite_child_free(&c); /* before settling: our own buffers count against MemAvailable too */
     settle(res, p, t);

@@ -119,6 +119,7 @@ static fg_status parse_entry(fg_suite_spec *s, const cJSON *m, const char *what,
     if (!cJSON_IsObject(m)) return fg_error(FG_ERR_FORMAT, "%s: models[%d] must be a path or an object", what, idx);
     const char *path = NULL, *name = NULL, *quant = NULL;
     int64_t ctx = 0;
+    double timeout = 0;
     const cJSON *env = NULL, *f;
     cJSON_ArrayForEach(f, m) {
         if (!strcmp(f->string, "path")) {
@@ -132,11 +133,15 @@ static fg_status parse_entry(fg_suite_spec *s, const cJSON *m, const char *what,
             quant = f->valuestring;
         } else if (!strcmp(f->string, "ctx")) {
             if (!get_int(f, 1, 1 << 24, &ctx)) FAIL("%s: models[%d].ctx must be an integer 1..16777216", what, idx);
+        } else if (!strcmp(f->string, "timeout_s")) {
+            if (!cJSON_IsNumber(f) || !(f->valuedouble > 0 && f->valuedouble <= 7 * 86400))
+                FAIL("%s: models[%d].timeout_s must be a number of seconds > 0", what, idx);
+            timeout = f->valuedouble;
         } else if (!strcmp(f->string, "env")) {
             if (!cJSON_IsObject(f)) FAIL("%s: models[%d].env must be an object of strings", what, idx);
             env = f;
         } else {
-            FAIL("%s: models[%d]: unknown field '%s' (path, name, quant, ctx, env)", what, idx, f->string);
+            FAIL("%s: models[%d]: unknown field '%s' (path, name, quant, ctx, timeout_s, env)", what, idx, f->string);
         }
     }
     if (!path) FAIL("%s: models[%d] has no path", what, idx);
@@ -144,6 +149,7 @@ static fg_status parse_entry(fg_suite_spec *s, const cJSON *m, const char *what,
         for (const char *c = name; *c; c++)
             if (*c == '/' || *c < ' ') FAIL("%s: models[%d].name may not contain '/' or control characters", what, idx);
     if ((st = fg_suite_spec_add(s, path, name, quant, ctx))) goto done;
+    s->entries[s->n_entries - 1].timeout_s = timeout;
     if (env) {
         fg_suite_entry *e = &s->entries[s->n_entries - 1];
         int n = cJSON_GetArraySize(env);

@@ -108,17 +108,19 @@ int64_t fg_bench_file_size(const char *path);
  * A suite file (JSON):
  *   {"name": "jetson-8gb",                     optional title
  *    "models": ["a.gguf", {"path": "b", "name": "b-q8", "quant": "q8_0", "ctx": 2048,
- *                          "env": {"VAR": "value"}}],
+ *                          "timeout_s": 60, "env": {"VAR": "value"}}],
  *    "prompt_tokens": 392,  or  "prompts": ["text", ...]
  *    "gen_tokens": 128, "reps": 3, "ctx": 4096, "threads": 2,
  *    "mem_limit": "7.4G" (or bytes), "fit": false, "timeout_s": 600}
- * Entry fields override the suite's (ctx); "env" adds variables to that child's
- * environment (tests use it, e.g. FG_SUITE_TEST_CRASH=1). */
+ * Entry fields override the suite's (ctx, timeout_s); "env" adds variables to that
+ * child's environment (tests use it: FG_SUITE_TEST_CRASH=1, FG_SUITE_TEST_HANG=1, see
+ * src/cli/cmd_bench.c). */
 typedef struct fg_suite_entry {
     char *path;
     char *name;                 /* display name; default: the file name */
     char *quant;                /* mixture name or NULL (as stored) */
     int64_t n_ctx;              /* 0: the suite's */
+    double timeout_s;           /* 0: the suite's */
     char **env;                 /* "KEY=VALUE" */
     int n_env;
 } fg_suite_entry;
@@ -167,7 +169,7 @@ const char *fg_verdict_name(fg_verdict v); /* "ok", "fits", "over_limit", "does_
  * starts when the child is forked). */
 #define FG_SUITE_MAX_PHASES 32
 typedef struct fg_suite_phase {
-    char name[16];
+    char name[32];
     double t0_ms, t1_ms;
 } fg_suite_phase;
 

@@ -51,23 +51,23 @@ static void svg_open(fg_sbuf *b, int w, int h, const char *title)
 }
 
 /* Bytes axis label in binary units with the step's precision. */
+/* An axis label in the unit of the step, with the decimals the step needs. */
 static void bytes_label(char *buf, size_t n, double v, double step)
 {
-    const double MiB = 1048576.0, GiB = MiB * 1024;
-    if (step >= GiB / 10) snprintf(buf, n, "%.*f GiB", step >= GiB ? 0 : 1, v / GiB);
-    else if (step >= MiB) snprintf(buf, n, "%.0f MiB", v / MiB);
-    else if (step >= MiB / 10) snprintf(buf, n, "%.1f MiB", v / MiB);
-    else snprintf(buf, n, "%.0f KiB", v / 1024);
+    const double KiB = 1024.0, MiB = KiB * 1024, GiB = MiB * 1024;
+    double unit = step >= GiB / 10 ? GiB : step >= MiB / 10 ? MiB : KiB;
+    const char *name = unit == GiB ? "GiB" : unit == MiB ? "MiB" : "KiB";
+    double s = step / unit;
+    int dec = s >= 1 ? 0 : s >= 0.1 ? 1 : 2;
+    snprintf(buf, n, "%.*f %s", dec, v / unit, name);
 }
 
+/* A nice step in the unit the axis is labelled in (GiB, MiB or KiB). */
 static double nice_bytes_step(double max)
 {
-    const double MiB = 1048576.0;
-    double s = nice_step(max, 5);
-    /* keep steps on binary-unit boundaries where they are large */
-    if (s >= MiB) s = nice_step(max / MiB, 5) * MiB;
-    if (s >= 1024 * MiB) s = nice_step(max / (1024 * MiB), 5) * 1024 * MiB;
-    return s;
+    const double KiB = 1024.0, MiB = KiB * 1024, GiB = MiB * 1024;
+    double unit = max >= GiB ? GiB : max >= MiB ? MiB : KiB;
+    return nice_step(max / unit, 5) * unit;
 }
 
 char *fg_suite_svg_entry(const fg_suite_report *rep, int i)

@@ -35,8 +35,10 @@ typedef struct enc {
     char *clean;         /* sanitized input (when the input had invalid UTF-8) */
     char *norm;          /* normalized section */
     size_t norm_cap;
-    int32_t *u32;        /* NFC work buffer */
+    int32_t *u32;        /* NFC work buffer (code points) */
     size_t u32_cap;
+    char *nfc;           /* NFC of the current section */
+    size_t nfc_cap, nfc_len;
     char *mapped;        /* byte-level mapped piece (ignore_merges lookups) */
     size_t mapped_cap;
     int32_t *sid, *prev, *next;
@@ -372,7 +374,7 @@ static void mark_unsafe(uint32_t cp)
 
 static void nfc_table_init(void)
 {
-    for (uint32_t cp = 0x300; cp < 0x10000; cp++) {
+    for (uint32_t cp = 0xC0; cp < 0x10000; cp++) {
         if (cp >= 0xD800 && cp <= 0xDFFF) continue;
         if (utf8proc_get_property((utf8proc_int32_t)cp)->combining_class) {
             mark_unsafe(cp);
@@ -399,25 +401,82 @@ static void nfc_table_init(void)
 
 static bool nfc_inert(uint32_t cp)
 {
-    if (cp < 0x300) return true;
+    if (cp < 0x80) return true;
     if (cp < 0x10000) return !(nfc_unsafe[cp >> 3] & (1u << (cp & 7)));
     return (cp >= 0x1F000 && cp <= 0x1FAFF) || (cp >= 0x20000 && cp <= 0x2F7FF) || (cp >= 0x30000 && cp <= 0x3134F);
 }
 
-static bool nfc_needed(const uint8_t *s, size_t n)
+/* NFC of one run [s, s+n) into the NFC buffer (appended at e->nfc_len). */
+static bool nfc_run(enc *e, const char *s, size_t n)
+{
+    utf8proc_option_t opt = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
+    utf8proc_ssize_t m = utf8proc_decompose((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n,
+                                            (utf8proc_int32_t *)e->u32, (utf8proc_ssize_t)e->u32_cap, opt);
+    if (m >= 0 && (size_t)m > e->u32_cap) {
+        if (!grow_buf(e, (void **)&e->u32, &e->u32_cap, (size_t)m, 4)) return false;
+        m = utf8proc_decompose((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, (utf8proc_int32_t *)e->u32,
+                               (utf8proc_ssize_t)e->u32_cap, opt);
+    }
+    if (m >= 0) m = utf8proc_reencode((utf8proc_int32_t *)e->u32, m, opt);
+    if (m < 0) {
+        e->err = fg_error(FG_ERR_INTERNAL, "encode: NFC failed: %s", utf8proc_errmsg(m));
+        return false;
+    }
+    if (!grow_buf(e, (void **)&e->nfc, &e->nfc_cap, e->nfc_len + (size_t)m, 1)) return false;
+    memcpy(e->nfc + e->nfc_len, e->u32, (size_t)m);
+    e->nfc_len += (size_t)m;
+    return true;
+}
+
+static bool nfc_copy(enc *e, const char *s, size_t n)
+{
+    if (n == 0) return true;
+    if (!grow_buf(e, (void **)&e->nfc, &e->nfc_cap, e->nfc_len + n, 1)) return false;
+    memcpy(e->nfc + e->nfc_len, s, n);
+    e->nfc_len += n;
+    return true;
+}
+
+/* NFC of a section. Inert characters cut the text into independent parts (nothing
+ * composes or reorders across them), so only the runs from the inert character before a
+ * non-inert one up to the next inert character go through utf8proc; the rest is copied.
+ * Returns false when the section is already NFC-inert (use it as it is). */
+static bool nfc_section(enc *e, const char *s, size_t n)
 {
     pthread_once(&nfc_once, nfc_table_init);
-    for (size_t i = 0; i < n;) {
-        if (s[i] < 0xCC) { /* below U+0300 (or a continuation byte of a checked character) */
-            i++;
+    const uint8_t *u = (const uint8_t *)s;
+    size_t i = 0, pos = 0, last_inert = 0;
+    bool have_inert = false, any = false;
+    e->nfc_len = 0;
+    while (i < n) {
+        if (u[i] < 0x80) {
+            last_inert = i++;
+            have_inert = true;
             continue;
         }
         uint32_t cp;
-        int l = tok_utf8_get(s + i, n - i, &cp);
-        if (!l || !nfc_inert(cp)) return true;
-        i += (size_t)l;
+        int l = tok_utf8_get(u + i, n - i, &cp);
+        if (!l) l = 1; /* cannot happen: sanitized */
+        if (nfc_inert(cp)) {
+            last_inert = i;
+            have_inert = true;
+            i += (size_t)l;
+            continue;
+        }
+        size_t start = have_inert && last_inert >= pos ? last_inert : pos, j = i + (size_t)l;
+        while (j < n) {
+            int l2 = tok_utf8_get(u + j, n - j, &cp);
+            if (!l2) l2 = 1;
+            if (nfc_inert(cp)) break;
+            j += (size_t)l2;
+        }
+        if (!nfc_copy(e, s + pos, start - pos) || !nfc_run(e, s + start, j - start)) return false;
+        any = true;
+        pos = i = j;
+        have_inert = false;
     }
-    return false;
+    if (!any) return false;
+    return nfc_copy(e, s + pos, n - pos);
 }
 
 /* Normalizes one text section into e->norm; returns its length (0 = nothing left). */
@@ -426,27 +485,11 @@ static size_t normalize(enc *e, const char *s, size_t n)
     const fg_tokenizer *t = e->t;
     const char *src = s;
     size_t len = n;
-    if (t->nfc && nfc_needed((const uint8_t *)s, n)) {
-        utf8proc_option_t opt = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
-        utf8proc_ssize_t m = utf8proc_decompose((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n,
-                                                (utf8proc_int32_t *)e->u32, (utf8proc_ssize_t)e->u32_cap, opt);
-        if (m >= 0 && (size_t)m > e->u32_cap) {
-            if (!grow_buf(e, (void **)&e->u32, &e->u32_cap, (size_t)m, 4)) return 0;
-            m = utf8proc_decompose((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, (utf8proc_int32_t *)e->u32,
-                                   (utf8proc_ssize_t)e->u32_cap, opt);
-        }
-        if (m < 0) {
-            e->err = fg_error(FG_ERR_INTERNAL, "encode: NFC failed: %s", utf8proc_errmsg(m));
-            return 0;
-        }
-        m = utf8proc_reencode((utf8proc_int32_t *)e->u32, m, opt);
-        if (m < 0) {
-            e->err = fg_error(FG_ERR_INTERNAL, "encode: NFC failed: %s", utf8proc_errmsg(m));
-            return 0;
-        }
-        src = (const char *)e->u32;
-        len = (size_t)m;
+    if (t->nfc && nfc_section(e, s, n)) {
+        src = e->nfc;
+        len = e->nfc_len;
     }
+    if (e->err) return 0;
     bool prepend = t->spm_prepend == 2 || (t->spm_prepend == 1 && e->section_first);
     /* worst case: every byte a space -> 3 bytes, plus the prefix and the ByteLevel space */
     if (!grow_buf(e, (void **)&e->norm, &e->norm_cap, 3 * len + 4, 1)) return 0;
@@ -656,6 +699,7 @@ static fg_status encode_common(const fg_tokenizer *t, const char *text, size_t l
     fg_free(e->clean);
     fg_free(e->norm);
     fg_free(e->u32);
+    fg_free(e->nfc);
     fg_free(e->mapped);
     fg_free(e->sid);
     fg_free(e->prev);

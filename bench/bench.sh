@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Issue 4's benchmark set: `frugal bench` on generated Qwen2.5-0.5B and -1.5B shapes in
+# each weight type, 2 threads, --ctx 4096, a 392-token prompt, 128 generated tokens,
+# 3 repetitions (medians, with min-max), the read bandwidth measured in the same run.
+# Writes a Markdown table (and each run's JSON) and prints the table.
+#
+#   bench/bench.sh [-o OUT.md] [-s "qwen2.5-0.5b qwen2.5-1.5b"] [-t "f16 q8_0 q4_k_m"] [-r REPS]
+#
+# Models are generated into models/ (git-ignored) by `frugal synth` unless present:
+# models/<shape>-<type>.gguf. Quantized files come from `frugal synth --dtype TYPE` when
+# synth can write that type, else from `frugal quantize` of the F16 file when that
+# command exists; otherwise the F16 file is benchmarked with `--quant TYPE` (converted
+# while loading; the table says so, and its file-size columns are then the F16 file's).
+# The llama.cpp figures are ../shared/PEERS.md's, measured on this machine kind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+frugal=${FRUGAL:-build/frugal}
+shapes="qwen2.5-0.5b qwen2.5-1.5b"
+types="f16 q8_0 q4_k_m"
+reps=3
+out=""
+while getopts "o:s:t:r:" opt; do
+  case $opt in
+    o) out=$OPTARG ;;
+    s) shapes=$OPTARG ;;
+    t) types=$OPTARG ;;
+    r) reps=$OPTARG ;;
+    *) echo "usage: bench/bench.sh [-o OUT.md] [-s SHAPES] [-t TYPES] [-r REPS]" >&2; exit 2 ;;
+  esac
+done
+[ -x "$frugal" ] || { echo "bench.sh: $frugal not built (scripts/setup.sh)" >&2; exit 1; }
+stamp=$(date +%Y%m%d-%H%M%S)
+dir=reports/bench-$stamp
+mkdir -p "$dir" models
+[ -n "$out" ] || out=$dir/bench.md
+
+tok=models/qwen-tokenizer
+if [ ! -f $tok/tokenizer.json ]; then
+  mkdir -p $tok
+  xz -dc tests/data/tokenizers/qwen/tokenizer.json.xz > $tok/tokenizer.json.tmp && mv $tok/tokenizer.json.tmp $tok/tokenizer.json
+  cp tests/data/tokenizers/qwen/tokenizer_config.json $tok/
+fi
+synth_types=$("$frugal" synth --help 2>&1 | grep -- '--dtype' | head -1)
+has_quantize=0
+"$frugal" quantize --help >/dev/null 2>&1 && has_quantize=1
+
+# model SHAPE TYPE -> prints "PATH [--quant TYPE]"
+model() {
+  local shape=$1 type=$2 f=models/$1-$2.gguf
+  if [ ! -f "$f" ]; then
+    if [[ $type =~ ^(f32|f16|bf16)$ ]] || grep -q "$type" <<<"$synth_types"; then
+      echo "generating $f" >&2
+      "$frugal" synth "$shape" "$f.tmp" --format gguf --dtype "$type" --tokenizer $tok >&2 && mv "$f.tmp" "$f"
+    elif [ $has_quantize = 1 ]; then
+      local src; src=$(model "$shape" f16)
+      echo "quantizing $src to $f" >&2
+      "$frugal" quantize "$src" "$f.tmp" --type "$type" >&2 && mv "$f.tmp" "$f"
+    else
+      echo "$(model "$shape" f16) --quant $type"
+      return
+    fi
+  fi
+  echo "$f"
+}
+
+for shape in $shapes; do
+  for type in $types; do
+    spec=$(model "$shape" "$type")
+    name=$shape-$type
+    echo "bench $name ($spec)" >&2
+    [[ $spec == *--quant* ]] && touch "$dir/$name.converted"
+    # shellcheck disable=SC2086
+    "$frugal" bench $spec --threads 2 --ctx 4096 -p 392 -n 128 -r "$reps" --json \
+      --memory-report "$dir/$name.memory.json" > "$dir/$name.json" || echo "bench.sh: $name failed" >&2
+  done
+done
+
+python3 - "$dir" "$out" $shapes -- $types <<'PY'
+import json, os, sys
+dir, out = sys.argv[1], sys.argv[2]
+rest = sys.argv[3:]
+shapes, types = rest[:rest.index("--")], rest[rest.index("--") + 1:]
+MiB = 1024 * 1024
+# llama.cpp on this machine kind (../shared/PEERS.md): decode / prefill tok/s
+peers = {("qwen2.5-0.5b", "q8_0"): (43.0, 242.0), ("qwen2.5-1.5b", "q4_k_m"): (27.4, 85.0)}
+rows = []
+for s in shapes:
+    for t in types:
+        p = os.path.join(dir, f"{s}-{t}.json")
+        try:
+            d = json.load(open(p))
+        except Exception:
+            rows.append(f"| {s} | {t} | failed | | | | | | | | |")
+            continue
+        conv = " (converted on load)" if os.path.exists(os.path.join(dir, f"{s}-{t}.converted")) else ""
+        pf, dc, tt = d["prefill_tok_s"], d["decode_tok_s"], d["ttft_ms"]
+        ceil = f"{100 * d['ceiling_fraction']:.0f}% of {d['ceiling_tok_s']:.1f}" if d.get("ceiling_fraction") else "-"
+        over = d["peak_rss"] - d["file_size"] - d["kv_used"]
+        peer = peers.get((s, t))
+        target = f"{peer[0]:g} / {peer[1]:g}" if peer else "-"
+        met = ""
+        if peer:
+            met = "yes" if dc["median"] >= peer[0] and pf["median"] >= peer[1] else "no"
+        rows.append(f"| {s} | {d['weight_type']}{conv} | {d['file_size'] / MiB:.0f} MiB "
+                    f"| {pf['median']:.1f} ({pf['min']:.1f}-{pf['max']:.1f}) "
+                    f"| {dc['median']:.2f} ({dc['min']:.2f}-{dc['max']:.2f}) | {ceil} "
+                    f"| {tt['median'] / 1000:.2f} s | {d['peak_rss'] / MiB:.0f} MiB | {d['kv_used'] / MiB:.1f} MiB "
+                    f"| {over / MiB:+.1f} MiB {'ok' if over <= 64 * MiB else 'OVER'} | {target} {met} |")
+any_d = None
+for f in sorted(os.listdir(dir)):
+    if f.endswith(".json") and not f.endswith(".memory.json"):
+        try:
+            any_d = json.load(open(os.path.join(dir, f))); break
+        except Exception:
+            pass
+head = ["# frugal bench", ""]
+if any_d:
+    head.append(f"{any_d['n_threads']} threads ({any_d['isa']}), ctx {any_d['n_ctx']}, prompt {any_d['n_prompt']} tokens, "
+                f"{any_d['n_gen']} generated, {any_d['reps']} repetitions (median, min-max); read bandwidth "
+                f"{any_d['bandwidth_gb_s']:.1f} GB/s; runs in {dir}")
+    head.append("")
+head += ["| shape | type | file | prefill tok/s | decode tok/s | decode vs bandwidth ceiling | first token "
+         "| peak RSS | KV used | peak - file - KV (target <= 64 MiB) | llama.cpp decode / prefill, met |",
+         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+text = "\n".join(head + rows) + "\n"
+open(out, "w").write(text)
+print(text)
+print(f"written: {out}")
+PY
