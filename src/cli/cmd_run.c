@@ -196,7 +196,9 @@ int cmd_run(int argc, char **argv)
     if (o.n_gen < 0) o.n_gen = o.text ? 128 : 16;
     if (o.json && o.text) { cli_fail("run: --json goes with --ids (use `frugal tokenize` to get ids)"); goto out; }
 
-    /* refuse before loading what does not fit (--fit: choose what does) */
+    /* refuse before loading what does not fit (--fit: choose what does); a prompt of
+     * text is counted at one token per byte until it is tokenized */
+    o.plan.n_tokens = (o.ids ? o.n_ids : (int64_t)strlen(o.text)) + o.n_gen;
     if (cli_plan_check(o.model, &o.plan, o.verbose)) goto out;
     fg_model_params mp = fg_model_default_params();
     mp.n_threads = o.plan.n_threads;

@@ -195,32 +195,34 @@ INLINE void q4_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
     XQ_STORE();
 }
 
+INLINE __m256 bytes8_to_ps(uint64_t v)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)v)));
+}
+
+/* Scales: the 8 sub-block scales d * sc_j times the 8 activation scales of the
+ * super-block, one multiply per row and token, then lane j broadcast per sub-block.
+ * Mins: one 8-lane FMA per row and token into the accumulator (all lanes are summed). */
 INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T, const bool five)
 {
     XQ_SETUP();
     const size_t bsz = five ? sizeof(fg_block_q5_k) : sizeof(fg_block_q4_k);
     const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
     for (int64_t sb = 0; sb < cols / 256; sb++) {
-        float sc[4][8], mn[4][8];
+        __m256 scf[4];
         UNROLL for (int r = 0; r < R; r++) {
             const uint8_t *blk = wr[r] + (size_t)sb * bsz;
             uint16_t d16, dm16;
             memcpy(&d16, blk, 2);
             memcpy(&dm16, blk + 2, 2);
-            float d = h2f(d16), dmin = h2f(dm16);
+            __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)d16 | ((uint32_t)dm16 << 16))));
             uint64_t s8, m8;
             fg_kq_unpack8(blk + 4, &s8, &m8);
-            for (int j = 0; j < 8; j++) {
-                sc[r][j] = d * (float)((s8 >> (8 * j)) & 0xff);
-                mn[r][j] = dmin * (float)((m8 >> (8 * j)) & 0xff);
-            }
+            scf[r] = _mm256_mul_ps(bytes8_to_ps(s8), _mm256_broadcastss_ps(dd));
+            __m256 mf = _mm256_mul_ps(bytes8_to_ps(m8), _mm256_broadcastss_ps(_mm_movehdup_ps(dd)));
+            UNROLL for (int t = 0; t < T; t++) /* the mins: -dmin * m_j * sum(x_j) */
+                acc[r][t] = _mm256_fnmadd_ps(mf, _mm256_loadu_ps(xs[t] + sb * 8), acc[r][t]);
         }
-        UNROLL for (int t = 0; t < T; t++)
-            UNROLL for (int r = 0; r < R; r++) {
-                float m = 0;
-                for (int j = 0; j < 8; j++) m += mn[r][j] * xs[t][sb * 8 + j];
-                corr[r][t] -= m; /* the mins: -dmin * m_j * sum(x_j) */
-            }
         for (int c = 0; c < 4; c++) {
             __m256i lo[4], hi[4];
             UNROLL for (int r = 0; r < R; r++) {
@@ -236,14 +238,17 @@ INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
                     hi[r] = _mm256_or_si256(hi[r], _mm256_slli_epi16(h1, 4));
                 }
             }
+            const __m256i i0 = _mm256_set1_epi32(2 * c), i1 = _mm256_set1_epi32(2 * c + 1);
             UNROLL for (int t = 0; t < T; t++) {
                 const int64_t b = sb * 8 + 2 * c;
+                const __m256 dx8 = _mm256_loadu_ps(xd[t] + sb * 8);
                 __m256i x0 = xload(xq[t] + 32 * b), x1 = xload(xq[t] + 32 * b + 32);
                 UNROLL for (int r = 0; r < R; r++) {
+                    const __m256 pr = _mm256_mul_ps(scf[r], dx8);
                     acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_us(lo[r], x0)),
-                                                _mm256_set1_ps(sc[r][2 * c] * xd[t][b]), acc[r][t]);
+                                                _mm256_permutevar8x32_ps(pr, i0), acc[r][t]);
                     acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_us(hi[r], x1)),
-                                                _mm256_set1_ps(sc[r][2 * c + 1] * xd[t][b + 1]), acc[r][t]);
+                                                _mm256_permutevar8x32_ps(pr, i1), acc[r][t]);
                 }
             }
         }
@@ -259,11 +264,13 @@ INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
     XQ_SETUP();
     const __m256i m4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
     for (int64_t sb = 0; sb < cols / 256; sb++) {
-        float sc[4][16];
+        __m256 scf[4][2]; /* d * sc_j, j = 0-7 and 8-15 */
         UNROLL for (int r = 0; r < R; r++) {
             const fg_block_q6_k *q = (const fg_block_q6_k *)wr[r] + sb;
-            float d = h2f(q->d);
-            for (int j = 0; j < 16; j++) sc[r][j] = d * (float)q->scales[j];
+            __m256 d = _mm256_set1_ps(h2f(q->d));
+            __m128i s16 = _mm_loadu_si128((const __m128i *)q->scales);
+            scf[r][0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(s16)), d);
+            scf[r][1] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(s16, 8))), d);
         }
         for (int h = 0; h < 2; h++) {
             for (int k = 0; k < 4; k++) { /* 32 elements 128h + 32k: sub-blocks 8h + 2k, +1 */
@@ -277,13 +284,13 @@ INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
                     __m256i v = _mm256_or_si256(_mm256_and_si256(l, m4), _mm256_slli_epi16(hb, 4));
                     wv[r] = _mm256_sub_epi8(v, k32);
                 }
+                const __m256i idx = _mm256_setr_epi32(2 * k, 2 * k, 2 * k, 2 * k, 2 * k + 1, 2 * k + 1, 2 * k + 1, 2 * k + 1);
                 UNROLL for (int t = 0; t < T; t++) {
                     const int64_t b = sb * 8 + 4 * h + k;
                     __m256i xv = xload(xq[t] + 32 * b);
-                    float dx = xd[t][b];
+                    const __m256 dx = _mm256_set1_ps(xd[t][b]);
                     UNROLL for (int r = 0; r < R; r++) {
-                        const int j = 8 * h + 2 * k;
-                        __m256 s = _mm256_set_m128(_mm_set1_ps(sc[r][j + 1] * dx), _mm_set1_ps(sc[r][j] * dx));
+                        __m256 s = _mm256_mul_ps(_mm256_permutevar8x32_ps(scf[r][h], idx), dx);
                         acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_ss(wv[r], xv)), s, acc[r][t]);
                     }
                 }

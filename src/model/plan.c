@@ -11,12 +11,16 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Fixed costs. Tokenizer: hash tables, offsets and merge ranks, ~56 bytes per token;
- * runtime: code, libc, thread stacks, handles (measured ~10 MiB) plus the logits row and
- * the sampler's candidate arrays (16 bytes per vocabulary entry). */
-#define TOKENIZER_BYTES_PER_TOKEN 56
-#define TOKENIZER_FIXED (1 << 20)
-#define RUNTIME_FIXED (12 << 20)
+/* Fixed costs, calibrated on Qwen's 151,936-entry vocabulary (bench/RESULTS.md).
+ * Tokenizer: hash table, offsets, types (~24 bytes per token) and merge ranks (~16 per
+ * merge); from tokenizer.json the token strings are copied too (~8 more per token), from
+ * GGUF they stay in the mapping. Runtime: code and libraries resident, thread stacks,
+ * handles (~2 MiB) plus the logits row and the sampler's arrays (16 bytes per entry). */
+#define TOKENIZER_BYTES_PER_TOKEN 24
+#define TOKENIZER_HF_EXTRA_PER_TOKEN 8
+#define TOKENIZER_BYTES_PER_MERGE 16
+#define TOKENIZER_FIXED (512 << 10)
+#define RUNTIME_FIXED (2 << 20)
 #define RUNTIME_PER_VOCAB 16
 #define MIN_FIT_CTX 256
 
@@ -138,11 +142,16 @@ static void predict(const fg_model *m, const fg_plan_params *p, int quant, int64
     out->weights_mapped = !converted;
     out->kv_type = p->kv_type;
     out->kv_per_token = 2 * hp->n_layer * (int64_t)fg_row_bytes(p->kv_type, hp->n_head_kv * hp->head_dim);
-    out->kv = out->kv_per_token * n_ctx + n_ctx * (int64_t)sizeof(int32_t);
+    int64_t pos = p->n_tokens > 0 && p->n_tokens < n_ctx ? p->n_tokens : n_ctx;
+    /* committed page by page per layer and K/V: round each of the 2L regions up */
+    int64_t row = (int64_t)fg_row_bytes(p->kv_type, hp->n_head_kv * hp->head_dim), pg = 4096;
+    out->kv_positions = pos;
+    out->kv = 2 * hp->n_layer * ((pos * row + pg - 1) / pg * pg) + n_ctx * (int64_t)sizeof(int32_t);
     size_t sizes[SCRATCH_BUFS];
     int nb = p->n_batch > n_ctx ? (int)n_ctx : p->n_batch;
     out->scratch = (int64_t)fg_scratch_layout(hp, nb, n_ctx, nth, work, sizes);
-    out->tokenizer = hp->n_vocab * TOKENIZER_BYTES_PER_TOKEN + n_merges(m) * 16 + TOKENIZER_FIXED;
+    out->tokenizer = hp->n_vocab * (TOKENIZER_BYTES_PER_TOKEN + (m->gguf ? 0 : TOKENIZER_HF_EXTRA_PER_TOKEN)) +
+                     n_merges(m) * TOKENIZER_BYTES_PER_MERGE + TOKENIZER_FIXED;
     out->runtime = RUNTIME_FIXED + hp->n_vocab * RUNTIME_PER_VOCAB;
     int64_t steady = out->weights + out->kv + out->scratch + out->tokenizer + out->runtime;
     /* while converting: the owned weights grow to their final size while at most one
@@ -275,8 +284,9 @@ size_t fg_plan_format(const fg_plan *pl, char *buf, size_t size)
     OUT("  weights      %12s  (%s)\n", gb(pl->weights, a, sizeof a), pl->weights_mapped ? "mapped from the file" : "converted while loading");
     for (int d = 0; d < FG_DT_COUNT; d++)
         if (pl->weights_by_type[d]) OUT("    %-10s %12s\n", fg_dtype_name((fg_dtype)d), gb(pl->weights_by_type[d], a, sizeof a));
-    OUT("  kv cache     %12s  (%s, %s per token x %lld, committed as tokens arrive)\n", gb(pl->kv, a, sizeof a),
-        fg_dtype_name(pl->kv_type), gb(pl->kv_per_token, b, sizeof b), (long long)pl->n_ctx);
+    OUT("  kv cache     %12s  (%s, %s per token x %lld%s; committed as tokens arrive)\n", gb(pl->kv, a, sizeof a),
+        fg_dtype_name(pl->kv_type), gb(pl->kv_per_token, b, sizeof b), (long long)pl->kv_positions,
+        pl->kv_positions < pl->n_ctx ? " used" : "");
     OUT("  scratch      %12s\n", gb(pl->scratch, a, sizeof a));
     OUT("  tokenizer    %12s  (estimate)\n", gb(pl->tokenizer, a, sizeof a));
     OUT("  runtime      %12s  (estimate)\n", gb(pl->runtime, a, sizeof a));
@@ -306,6 +316,7 @@ cJSON *fg_plan_json(const fg_plan *pl)
     cJSON_AddStringToObject(j, "kv_type", fg_dtype_name(pl->kv_type));
     cJSON_AddNumberToObject(j, "kv_per_token", (double)pl->kv_per_token);
     cJSON_AddNumberToObject(j, "kv", (double)pl->kv);
+    cJSON_AddNumberToObject(j, "kv_positions", (double)pl->kv_positions);
     cJSON_AddNumberToObject(j, "scratch", (double)pl->scratch);
     cJSON_AddNumberToObject(j, "tokenizer", (double)pl->tokenizer);
     cJSON_AddNumberToObject(j, "runtime", (double)pl->runtime);

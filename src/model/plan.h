@@ -21,6 +21,9 @@ typedef struct fg_plan_params {
     int64_t margin;       /* < 0: the budget's default margin */
     bool fit;             /* choose quant and context to fit */
     fg_dtype kv_type;     /* KV cache type (F16 default; F32, Q8_0) */
+    int64_t n_tokens;     /* positions the run will use (prompt + generated), when known:
+                             the KV cache is committed as tokens arrive, so the peak counts
+                             min(n_tokens, n_ctx) positions; 0: the whole context */
 } fg_plan_params;
 fg_plan_params fg_plan_default_params(void);
 
@@ -36,7 +39,8 @@ typedef struct fg_plan {
     int64_t weights_by_type[FG_DT_COUNT];
     bool weights_mapped;                /* computed from the file mapping (no conversion) */
     fg_dtype kv_type;
-    int64_t kv_per_token, kv;           /* kv = kv_per_token * n_ctx (worst case) */
+    int64_t kv_per_token, kv;           /* kv_per_token * positions (n_tokens, else n_ctx) */
+    int64_t kv_positions;
     int64_t scratch, tokenizer, runtime;
     int64_t load_peak;                  /* during loading (conversion: owned + one source tensor) */
     int64_t peak;                       /* max(load peak, steady state) */

@@ -119,6 +119,9 @@ fg_status fg_session_create(fg_model *m, const fg_session_params *params, fg_ses
     size_t total = fg_scratch_layout(hp, s->n_batch, s->n_ctx, nth, work, sizes);
     if ((st = fg_region_reserve(&s->scratch, FG_MEM_SCRATCH, total)) || (st = fg_region_commit(&s->scratch, total)))
         goto fail;
+    /* touched now: the arena is resident from the start, as the plan predicts, instead of
+     * showing up at the first long prefill */
+    memset(s->scratch.base, 0, total);
     uint8_t *p8 = s->scratch.base;
     _Static_assert(SCRATCH_BUFS == 10, "one pointer per scratch buffer");
     float **bufs[] = {&s->x, &s->h, &s->q, &s->k, &s->v, &s->att, &s->gate, &s->up, &s->scores, &s->rope_cs};

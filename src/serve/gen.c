@@ -11,6 +11,7 @@
 #include "serve/serve-impl.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,6 +313,7 @@ static void *gen_main(void *arg)
         pthread_mutex_unlock(&s->lock);
 
         job_finish fin = run_job(s, j);
+        if (fin == FIN_BUDGET) malloc_trim(0); /* at the limit: give the C heap's free pages back */
 
         pthread_mutex_lock(&s->lock);
         j->finish = fin;

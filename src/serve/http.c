@@ -13,6 +13,7 @@
 #include "serve/serve-impl.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 
 #define SSE_BLOCK (32 * 1024)
 #define WAIT_SLICE_MS 250
+#define TRIM_AFTER (256 * 1024)
 
 typedef struct request {
     fg_server *srv;
@@ -34,6 +36,7 @@ typedef struct request {
     bool too_big;
     char *body;
     size_t len, cap;
+    size_t body_peak;       /* the body's size before it was freed */
     job *job;
     sse_state sse;
 } request;
@@ -184,10 +187,14 @@ static void request_unref(request *rq)
 {
     if (!rq || atomic_fetch_sub(&rq->refs, 1) != 1) return;
     fg_server *s = rq->srv;
+    bool big = rq->body_peak > TRIM_AFTER || (rq->job && rq->job->cap > TRIM_AFTER);
     gen_release(s, rq->job);
     api_sse_free(&rq->sse);
     fg_free(rq->body);
     fg_free(rq);
+    /* a large body leaves a large parsed tree behind in the C heap: hand the pages back,
+     * or the budget would count them as in use from now on */
+    if (big) malloc_trim(0);
     pthread_mutex_lock(&s->lock);
     s->n_open--;
     pthread_mutex_unlock(&s->lock);
@@ -338,6 +345,7 @@ static enum MHD_Result handle_generate(fg_server *s, struct MHD_Connection *c, r
 {
     api_error e;
     job *j = api_parse_request(s, rq->route, rq->body ? rq->body : "", rq->len, &e);
+    rq->body_peak = rq->len;
     fg_free(rq->body);
     rq->body = NULL;
     rq->len = rq->cap = 0;
@@ -422,8 +430,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 return http_send_error(s, c, rq->route, 413, "invalid_request_error", NULL, "request_too_large",
                                        "The request body is %llu bytes; this server accepts at most %zu.", declared,
                                        s->params.max_body);
-            /* the body is memory too: refuse rather than grow past the budget */
-            if (declared && fg_budget_check(s->budget, (int64_t)declared, "a request body"))
+            /* a large body is memory too: refuse it rather than grow past the budget (small
+             * ones are what the budget's margin is for: refusing them when the KV cache has
+             * taken the budget would refuse every request, even those that need no growth) */
+            if (declared > TRIM_AFTER && fg_budget_check(s->budget, (int64_t)declared * 3, "a request body and its parse"))
                 return http_send_error(s, c, rq->route, 503, "server_error", NULL, "memory_budget",
                                        "The server cannot take this request now: %s", fg_last_error());
         }
