@@ -221,6 +221,18 @@ static void test_dispatch(void **state)
     assert_int_equal(fg_matmul_work_size(FG_DT_Q8_0, 100, 8), 0); /* not a block multiple */
     if (fg_isa_supported(FG_ISA_AVX2) || fg_isa_supported(FG_ISA_AVX512) || fg_isa_supported(FG_ISA_NEON))
         assert_true(fg_matmul_work_size(FG_DT_Q4_K, 512, 8) >= 8 * 512);
+    /* a buffer sized for n serves every smaller n: the size never shrinks as n grows */
+    const int64_t cols[] = {32, 64, 256, 4864};
+    for (size_t d = 0; d < FG_DT_COUNT; d++)
+        for (size_t c = 0; c < 4; c++) {
+            size_t prev = 0;
+            for (int n = 1; n <= 70; n++) {
+                size_t s = fg_matmul_work_size((fg_dtype)d, cols[c], n);
+                if (s < prev) fail_msg("%s cols %lld: work size shrinks from %zu to %zu at n = %d",
+                                       fg_dtype_name((fg_dtype)d), (long long)cols[c], prev, s, n);
+                prev = s;
+            }
+        }
 }
 
 /* Without a work buffer the SIMD paths fall back to the exact (scalar) computation;

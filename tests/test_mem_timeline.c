@@ -233,9 +233,11 @@ static void test_thread_real_process_and_json(void **state)
     assert_true(s[0].mem_available > 0);
     /* the samples span the run, taken about every 2 ms */
     assert_true(s[cnt - 1].t_us - s[0].t_us >= 80000);
-    size_t recent = fg_timeline_recent(tl, 20000, s, 4096);
-    assert_true(recent >= 2 && recent < cnt);
-    assert_true(s[recent - 1].t_us - s[0].t_us <= 20000);
+    /* a window reaching back to the middle sample returns the second half */
+    const size_t mid = cnt / 2;
+    const int64_t window = s[cnt - 1].t_us - s[mid].t_us;
+    assert_int_equal(fg_timeline_recent(tl, window, s, 4096), cnt - mid);
+    assert_int_equal(s[cnt - mid - 1].t_us - s[0].t_us, window);
 
     /* The report: written, read back, parsed. */
     char *dir = test_tmpdir();

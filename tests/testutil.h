@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include "frugal.h"
+#include "sample/generate.h"
+#include "token/token.h"
 
 /* $FG_TEST_DATA/<rel> or $FG_TEST_MODELS/<rel>, into a static buffer slot (8 slots). */
 const char *test_data_path(const char *rel);

@@ -16,7 +16,7 @@ int cli_plan_option(int argc, char **argv, int *i, fg_plan_params *p)
         return 1;
     }
     if (strcmp(a, "--ctx") && strcmp(a, "--mem-limit") && strcmp(a, "--quant") && strcmp(a, "--batch") &&
-        strcmp(a, "--threads") && strcmp(a, "-t") && strcmp(a, "--kv-type"))
+        strcmp(a, "--threads") && strcmp(a, "-t") && strcmp(a, "--kv-type") && strcmp(a, "--mem-margin"))
         return 0;
     if (!v) {
         cli_fail("%s needs a value", a);
@@ -39,6 +39,9 @@ int cli_plan_option(int argc, char **argv, int *i, fg_plan_params *p)
         fg_dtype t = fg_dtype_from_name(v);
         if (t != FG_DT_F32 && t != FG_DT_F16 && t != FG_DT_Q8_0) return cli_fail("--kv-type wants f32, f16 or q8_0, got '%s'", v), -1;
         p->kv_type = t;
+    } else if (!strcmp(a, "--mem-margin")) {
+        if (!cli_parse_size(v, &sz)) return cli_fail("--mem-margin wants a size like 64M or 0, got '%s'", v), -1;
+        p->margin = (int64_t)sz;
     } else if (!strcmp(a, "--mem-limit")) {
         if (!cli_parse_size(v, &sz) || sz == 0) return cli_fail("--mem-limit wants a size like 7.4G or 512M, got '%s'", v), -1;
         p->mem_limit = (int64_t)sz;
@@ -83,7 +86,8 @@ int cmd_plan(int argc, char **argv)
             printf("usage: frugal plan MODEL [--ctx N] [--mem-limit SIZE] [--quant TYPE] [--kv-type T] [--fit] [--json]\n"
                    "  predicts weights, KV cache, scratch, tokenizer and runtime bytes and the peak, before\n"
                    "  loading, and whether they fit the limit: --mem-limit, else the cgroup's memory limit,\n"
-                   "  else MemAvailable, minus a safety margin. --fit chooses the quantization and context.\n"
+                   "  else MemAvailable, minus a safety margin (--mem-margin; default max(64 MiB, 5%%)).\n"
+                   "  --fit chooses the quantization and context.\n"
                    "  Exit status 0 when it fits, 3 when it does not.\n");
             return 0;
         } else if (!strcmp(a, "--json")) json = true;

@@ -296,6 +296,9 @@ int cmd_run(int argc, char **argv)
             goto done;
         }
         printf("\n");
+        if (res.finish == FG_FINISH_BUDGET || res.finish == FG_FINISH_CONTEXT)
+            fprintf(stderr, "frugal: generation stopped after %lld tokens: %s: %s\n", (long long)res.n_generated,
+                    fg_finish_name(res.finish), fg_last_error());
         if (o.verbose)
             fprintf(stderr, "prompt %lld tokens in %.3f s (%.1f tok/s); generated %lld in %.3f s (%.1f tok/s); finish: %s\n",
                     (long long)res.n_prompt, res.t_prefill_s, (double)(res.n_prompt - res.n_cached) / (res.t_prefill_s > 0 ? res.t_prefill_s : 1),

@@ -7,6 +7,7 @@
 #include <string.h>
 
 static const cli_command commands[] = {
+    {"doctor", cmd_doctor, "the machine's memory situation for running models, with advice"},
     {"inspect", cmd_inspect, "show a model's architecture, hyperparameters and tensors"},
     {"chat", cmd_chat, "chat with a model, using its own chat template"},
     {"plan", cmd_plan, "predict a model's memory before loading it, and whether it fits"},

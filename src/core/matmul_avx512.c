@@ -481,8 +481,12 @@ ROWS_QUANT(rows_q6_k, rows_q6_k_direct)
 static size_t prep_bytes(fg_dtype dt, int64_t cols, int n)
 {
     if (!fg_dtype_is_quant(dt)) return 0;
-    if (n >= FG_TOK_MIN_N) return fg_tok_avx512_bytes(cols, n);
-    return fg_xq_stride(cols) * (size_t)n;
+    size_t direct = fg_xq_stride(cols) * (size_t)n;
+    if (n < FG_TOK_MIN_N) return direct;
+    /* never less than the per-token layout needs, so the size grows with n and a
+     * buffer sized for n serves every smaller count */
+    size_t tok = fg_tok_avx512_bytes(cols, n);
+    return tok > direct ? tok : direct;
 }
 
 /* Where the 16 activations of half h (0, 1) of block b go in xq's q array: the element

@@ -100,9 +100,13 @@ static fg_status bind_mat_as(fg_model *m, const char *name, const char *gguf_nam
     out->cols = cols;
     out->row_stride = rb;
     out->data = t.data;
+    m->n_mats++;
     if (m->quant != FG_QMIX_NONE) {
         fg_dtype to = fg_quant_mix_type((fg_quant_mix)m->quant, gguf_name, 2, cols, m->hp.n_layer, m->hp.tied_output);
-        if (to != FG_DT_INVALID && to != t.dtype) return convert_mat(m, name, out, to);
+        if (to != FG_DT_INVALID && to != t.dtype) {
+            m->n_converted++;
+            return convert_mat(m, name, out, to);
+        }
     }
     return FG_OK;
 }
@@ -439,10 +443,13 @@ fg_status fg_model_bind_hf(fg_model *m, const fg_hf_config *c)
     return fg_model_init_rope(m, c, NULL);
 }
 
-/* The weight files' mappings are counted by the memory accounting (src/mem/probe.h). */
+/* The weight files' mappings are counted by the memory accounting (src/mem/probe.h) —
+ * unless every matrix was converted into owned (tagged) memory: the file then serves
+ * only metadata and small vectors, whose pages show up as "unaccounted file". */
 static fg_status register_mappings(fg_model *m)
 {
     fg_status s = FG_OK;
+    if (m->n_mats > 0 && m->n_converted == m->n_mats) return FG_OK;
     if (m->gguf) s = fg_mem_map_register(m->gguf->file.data, m->gguf->file.size, m->gguf->file.path);
     for (int i = 0; m->st && i < m->st->n_files && !s; i++)
         s = fg_mem_map_register(m->st->files[i].data, m->st->files[i].size, m->st->files[i].path);

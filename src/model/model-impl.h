@@ -38,6 +38,7 @@ struct fg_model {
     int quant;                /* fg_quant_mix applied while loading */
     fg_pool *conv_pool;       /* threads for quantize-on-load, freed after loading */
     bool registered;          /* mappings registered with the accounting */
+    int n_mats, n_converted;  /* matrices bound, and of those converted while loading */
 };
 
 /* Quantize-on-load converts this many source bytes at a time, then drops their pages. */

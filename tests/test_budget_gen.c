@@ -1,0 +1,89 @@
+/* The budget at run time: with a limit reached mid-generation, KV growth is refused with
+ * FG_ERR_BUDGET (message naming the KV cache and the limit), fg_generate stops with
+ * finish reason "memory_budget" after some tokens, and the session stays usable. */
+#include "testutil.h"
+#include "sample/generate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool count_emit(const char *text, size_t len, int32_t id, void *user)
+{
+    (void)text;
+    (void)len;
+    (void)id;
+    (*(int *)user)++;
+    return true;
+}
+
+static void stops_with_reason(void **st)
+{
+    (void)st;
+    fg_model *m;
+    fg_model_params mp = fg_model_default_params();
+    assert_int_equal(fg_model_load(test_model_path("qwen2-q256-f32.gguf"), &mp, &m), FG_OK);
+    fg_tokenizer *tok;
+    assert_int_equal(fg_tok_load_gguf(fg_model_gguf(m), &tok), FG_OK);
+
+    /* a budget just above what is in use once the session exists: room for some KV pages */
+    fg_budget_params bp = fg_budget_default_params();
+    bp.limit = (int64_t)1 << 40;
+    bp.margin = 0;
+    fg_budget *probe;
+    assert_int_equal(fg_budget_create(&bp, &probe), FG_OK);
+    fg_session_params sp = fg_session_default_params();
+    sp.n_ctx = 512;
+    sp.budget = probe;
+    fg_session *s;
+    assert_int_equal(fg_session_create(m, &sp, &s), FG_OK);
+    fg_sampler_params smp_p = fg_sampler_default_params();
+    smp_p.temperature = 0;
+    fg_sampler *smp;
+    assert_int_equal(fg_sampler_create(&smp_p, fg_model_hparams(m)->n_vocab, &smp), FG_OK);
+    fg_budget_refresh(probe);
+    fg_budget_info info;
+    fg_budget_get_info(probe, &info);
+
+    bp.limit = info.used + (64 << 10); /* 64 KiB: 16 pages of KV, about 64 positions */
+    fg_budget *tight;
+    assert_int_equal(fg_budget_create(&bp, &tight), FG_OK);
+    fg_session_free(s);
+    sp.budget = tight;
+    assert_int_equal(fg_session_create(m, &sp, &s), FG_OK);
+
+    int32_t prompt[] = {1, 2, 3, 4};
+    fg_gen_params gp = {.max_tokens = 400, .stop_at_eog = false};
+    fg_gen_result res;
+    int pieces = 0;
+    assert_int_equal(fg_generate(s, tok, smp, prompt, 4, &gp, count_emit, &pieces, &res), FG_OK);
+    print_message("stopped after %lld tokens: %s\n", (long long)res.n_generated, fg_finish_name(res.finish));
+    assert_int_equal(res.finish, FG_FINISH_BUDGET);
+    assert_true(res.n_generated > 4 && res.n_generated < 400);
+    assert_string_equal(fg_finish_name(res.finish), "memory_budget");
+
+    /* the refusal itself: one more token is refused with a message naming the KV cache */
+    int32_t one = 5;
+    float *logits = malloc((size_t)fg_model_hparams(m)->n_vocab * sizeof(float));
+    fg_status e = FG_OK;
+    for (int i = 0; i < 64 && e == FG_OK; i++) e = fg_session_eval(s, &one, 1, FG_LOGITS_LAST, logits);
+    assert_int_equal(e, FG_ERR_BUDGET);
+    assert_non_null(strstr(fg_last_error(), "KV cache"));
+    assert_non_null(strstr(fg_last_error(), "limit"));
+    /* the session is still usable after truncating */
+    fg_session_truncate(s, 2);
+    assert_int_equal(fg_session_eval(s, &one, 1, FG_LOGITS_LAST, logits), FG_OK);
+    free(logits);
+
+    fg_sampler_free(smp);
+    fg_session_free(s);
+    fg_budget_free(tight);
+    fg_budget_free(probe);
+    fg_tok_free(tok);
+    fg_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(stops_with_reason)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
