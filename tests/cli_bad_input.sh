@@ -67,6 +67,37 @@ expect_error unknown-architecture "$frugal" run "$tmp/arch" --ids 1
 mkdir -p "$tmp/shape"; cp "$hf/model.safetensors" "$tmp/shape/"; sed 's/"intermediate_size":[[:space:]]*512/"intermediate_size": 768/' "$hf/config.json" >"$tmp/shape/config.json"
 expect_error shape-mismatch "$frugal" run "$tmp/shape" --ids 1
 
+mkdir -p "$tmp/missing"; cp "$hf/model.safetensors" "$tmp/missing/"; sed 's/"num_hidden_layers":[[:space:]]*2/"num_hidden_layers": 3/' "$hf/config.json" >"$tmp/missing/config.json"
+expect_error missing-tensor "$frugal" run "$tmp/missing" --ids 1
+grep -q "missing tensor model.layers.2" "$tmp/err" || { echo "FAIL missing-tensor: message does not name the tensor"; fails=$((fails + 1)); }
+# a tensor type frugal does not compute with (Q4_1 = ggml type 3): patch the embedding's type id
+python3 - "$gguf" "$tmp/dtype.gguf" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+n_t, n_kv = struct.unpack_from('<QQ', d, 8)
+o = 24
+def skip_val(t, o):
+    sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+    if t == 8: return o + 8 + struct.unpack_from('<Q', d, o)[0]
+    if t == 9:
+        at, n = struct.unpack_from('<IQ', d, o); o += 12
+        for _ in range(n): o = skip_val(at, o)
+        return o
+    return o + sizes[t]
+for _ in range(n_kv):
+    o += 8 + struct.unpack_from('<Q', d, o)[0]
+    t = struct.unpack_from('<I', d, o)[0]; o = skip_val(t, o + 4)
+for _ in range(n_t):
+    ln = struct.unpack_from('<Q', d, o)[0]; name = bytes(d[o + 8:o + 8 + ln]); o += 8 + ln
+    nd = struct.unpack_from('<I', d, o)[0]; o += 4 + 8 * nd
+    if name == b'token_embd.weight':
+        struct.pack_into('<I', d, o, 3)   # F32 -> Q4_1: smaller data, still in the file
+    o += 4 + 8
+open(sys.argv[2], 'wb').write(d)
+PY
+expect_error unsupported-dtype "$frugal" run "$tmp/dtype.gguf" --ids 1
+grep -q "token_embd.weight" "$tmp/err" || { echo "FAIL unsupported-dtype: message does not name the tensor"; cat "$tmp/err"; fails=$((fails + 1)); }
+
 # arguments: id out of range, context too small, bad options
 expect_error id-out-of-range "$frugal" run "$gguf" --ids 1,999999 -n 1
 expect_error ctx-too-small "$frugal" run "$gguf" --ids 1,2,3,4 -n 8 --ctx 4

@@ -7,6 +7,7 @@
 #ifndef FG_FORMAT_SYNTH_IMPL_H
 #define FG_FORMAT_SYNTH_IMPL_H
 
+#include "format/quantize-impl.h"
 #include "format/synth.h"
 
 /* GGUF token types (llama.cpp's llama_token_type) */
@@ -55,5 +56,37 @@ void synth_vocab_free(synth_vocab *v);
  * replaced; special tokens that no longer exist dropped from the config). */
 fg_status synth_write_hf_tokenizer(const char *tok_dir, const char *out_dir, int64_t vocab_cut,
                                    const synth_vocab *v);
+
+/* Loads the tokenizer of a GGUF output: synth_vocab_load, then "[PAD<id>]" rows up to
+ * vocab_size (one token per embedding row); FG_ERR_ARG when it has more ids than rows. */
+fg_status synth_vocab_for_gguf(const char *dir, int64_t vocab_cut, int64_t vocab_size, synth_vocab *v);
+
+/* ---- GGUF output, shared with `frugal quantize` (from a Hugging Face directory) ----------
+ * The tensors' rows: open() validates tensor t of the list and describes where its rows
+ * come from (the synthetic streams, or a safetensors mapping). */
+typedef struct synth_gguf_rows {
+    fg_status (*open)(void *ctx, const fg_synth_tensor *t, qz_source *out);
+    void *ctx;
+} synth_gguf_rows;
+
+typedef struct synth_gguf_out {
+    fg_quant_mix mix;       /* FG_QMIX_NONE: every matrix in `dtype` (F32, F16 or BF16) */
+    fg_dtype dtype;
+    int n_threads;
+    qz_progress_fn progress;
+    void *user;
+} synth_gguf_out;
+
+/* The dtype a tensor of the list gets: vectors F32; matrices `dtype`, or the mixture's. */
+fg_dtype synth_gguf_tensor_type(const fg_synth_config *c, const synth_gguf_out *o, const fg_synth_tensor *t);
+
+/* Writes the GGUF v3 file of the model c describes: the metadata llama.cpp's converter
+ * writes (general.*, the <arch>.* hyperparameters, general.file_type of the mixture or
+ * dtype, the tokenizer v unless NULL), rope_freqs.weight first for llama3 rope scaling,
+ * then the tensors of fg_synth_tensor_info in order under their GGUF names, each in
+ * synth_gguf_tensor_type. Written as "<path>.part" and renamed: on failure nothing is
+ * left behind and an existing file at path is untouched. */
+fg_status synth_write_gguf(const fg_synth_config *c, const char *path, const synth_gguf_out *o, const synth_vocab *v,
+                           const synth_gguf_rows *src);
 
 #endif

@@ -9,8 +9,9 @@
 #ifndef FG_SYNTH_H
 #define FG_SYNTH_H
 
-#include "frugal.h" /* first: frugal.h pulls in model.h, which needs format.h complete */
+#include "core/status.h"
 #include "format/format.h"
+#include "format/quant_mix.h"
 
 typedef enum fg_synth_format { FG_SYNTH_HF = 0, FG_SYNTH_GGUF } fg_synth_format;
 
@@ -82,6 +83,13 @@ size_t fg_synth_rope_freqs(const fg_synth_config *c, float *out, size_t cap);
  * no tokenizer. On failure nothing partial is left behind. */
 typedef void (*fg_synth_progress_fn)(uint64_t done_bytes, uint64_t total_bytes, void *user);
 fg_status fg_synth_write_model(const fg_synth_config *c, const char *out_path, fg_synth_format fmt, fg_dtype dtype,
+                               const char *tokenizer_dir, fg_synth_progress_fn cb, void *user);
+/* GGUF straight in a quantization mixture (q8_0, q4_0, q4_k_m, q5_k_m, q6_k, f16, bf16;
+ * format/quant_mix.h decides each tensor's type, as `frugal quantize` does): values are
+ * produced, quantized and written chunk of rows by chunk of rows on n_threads threads
+ * (0: the physical cores), in constant memory. The bytes are those `frugal quantize`
+ * writes from the F32 model, whatever the thread count. */
+fg_status fg_synth_write_quant(const fg_synth_config *c, const char *out_path, fg_quant_mix mix, int n_threads,
                                const char *tokenizer_dir, fg_synth_progress_fn cb, void *user);
 /* Convenience: load the config (path or built-in shape) and write. */
 fg_status fg_synth_write(const char *config_json_path, const char *out_path, fg_synth_format fmt, fg_dtype dtype,
