@@ -24,6 +24,7 @@ int cmd_synth(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_suite(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 /* Prints "frugal: <message>" (one line) to stderr; returns the exit code 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,5 +1,5 @@
-/* frugal synth CONFIG|SHAPE OUT [--format hf|gguf] [--dtype f32|f16|bf16]
- *              [--tokenizer DIR | --no-tokenizer] [--seed N] [--set key=value ...]
+/* frugal synth CONFIG|SHAPE OUT [--format hf|gguf] [--dtype f32|f16|bf16|q8_0|q4_0|q4_k_m|q5_k_m|q6_k]
+ *              [--tokenizer DIR | --no-tokenizer] [--seed N] [--set key=value ...] [--threads N]
  *
  * Writes a synthetic random-weight model (docs/SYNTHETIC-SPEC.md): a Hugging Face
  * directory or a GGUF file, streaming in constant memory. CONFIG is a spec config
@@ -26,7 +26,11 @@ static void usage(FILE *f)
     for (const char *const *n = fg_synth_builtin_names(); *n; n++) fprintf(f, "%s%s", *n, n[1] ? ", " : "\n");
     fprintf(f, "  OUT                 output: a directory (hf) or a file (gguf)\n"
                "  --format hf|gguf    output format (default: gguf when OUT ends in .gguf, else hf)\n"
-               "  --dtype f32|f16|bf16  weight type (default f32; GGUF keeps norms and biases f32)\n"
+               "  --dtype TYPE        weight type: f32 (default), f16, bf16; GGUF only: q8_0, q4_0,\n"
+               "                      q4_k_m, q5_k_m, q6_k, generated straight into the quantized type with\n"
+               "                      the mixture of `frugal quantize` (see `frugal quantize --help`);\n"
+               "                      norms and biases stay f32 in GGUF\n"
+               "  --threads N         threads for GGUF output (default: the physical cores)\n"
                "  --tokenizer DIR     directory with tokenizer.json and tokenizer_config.json\n"
                "                      (default: $FG_TOKENIZER_DIR, else the Qwen tokenizer of the test data)\n"
                "  --no-tokenizer      write no tokenizer\n"
@@ -161,6 +165,7 @@ int cmd_synth(int argc, char **argv)
     const char *pos[2] = {NULL, NULL};
     int n_pos = 0;
     const char *format = NULL, *dtype_s = "f32", *tok = NULL, *seed = NULL;
+    long long n_threads = 0;
     bool no_tok = false;
     const char **sets = calloc((size_t)argc + 1, sizeof *sets);
     size_t n_sets = 0;
@@ -185,13 +190,18 @@ int cmd_synth(int argc, char **argv)
             tok = val;
         } else if (OPT("--seed")) {
             seed = val;
+        } else if (OPT("--threads")) {
+            if (!cli_parse_int(val, 1, 1024, &n_threads)) {
+                cli_fail("synth: --threads must be an integer from 1 to 1024 (got '%s')", val);
+                goto out;
+            }
         } else if (OPT("--set")) {
             sets[n_sets++] = val;
         } else if (!strcmp(a, "--no-tokenizer")) {
             no_tok = true;
         } else if (a[0] == '-' && a[1]) {
             if (!strcmp(a, "--format") || !strcmp(a, "--dtype") || !strcmp(a, "--tokenizer") || !strcmp(a, "--seed") ||
-                !strcmp(a, "--set"))
+                !strcmp(a, "--set") || !strcmp(a, "--threads"))
                 cli_fail("synth: %s needs a value", a);
             else
                 cli_fail("synth: unknown option '%s' (try `frugal synth --help`)", a);
@@ -220,9 +230,16 @@ int cmd_synth(int argc, char **argv)
         goto out;
     }
     fg_dtype dt = fg_dtype_from_name(dtype_s);
+    fg_quant_mix mix = FG_QMIX_NONE;
     if (dt != FG_DT_F32 && dt != FG_DT_F16 && dt != FG_DT_BF16) {
-        cli_fail("synth: --dtype must be f32, f16 or bf16 (got '%s')", dtype_s);
-        goto out;
+        if (!fg_quant_mix_from_name(dtype_s, &mix) || mix == FG_QMIX_F16 || mix == FG_QMIX_BF16) {
+            cli_fail("synth: --dtype must be f32, f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m or q6_k (got '%s')", dtype_s);
+            goto out;
+        }
+        if (fmt != FG_SYNTH_GGUF) {
+            cli_fail("synth: --dtype %s needs GGUF output (safetensors hold f32, f16 or bf16)", dtype_s);
+            goto out;
+        }
     }
     char seed_set[96];
     if (seed) {
@@ -265,7 +282,13 @@ int cmd_synth(int argc, char **argv)
     bool tty = isatty(2);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    s = fg_synth_write_model(&cfg, pos[1], fmt, dt, no_tok ? NULL : tok, tty ? on_progress : NULL, &pr);
+    /* GGUF f16/bf16 are the mixtures of the same name (every matrix in that type) */
+    if (fmt == FG_SYNTH_GGUF && dt == FG_DT_F16) mix = FG_QMIX_F16;
+    if (fmt == FG_SYNTH_GGUF && dt == FG_DT_BF16) mix = FG_QMIX_BF16;
+    if (mix != FG_QMIX_NONE)
+        s = fg_synth_write_quant(&cfg, pos[1], mix, (int)n_threads, no_tok ? NULL : tok, tty ? on_progress : NULL, &pr);
+    else
+        s = fg_synth_write_model(&cfg, pos[1], fmt, dt, no_tok ? NULL : tok, tty ? on_progress : NULL, &pr);
     if (tty && pr.last_pct >= 0) fprintf(stderr, "\n");
     if (s) {
         cli_fail("synth: %s", fg_last_error());   /* the message names the file */
@@ -280,7 +303,7 @@ int cmd_synth(int argc, char **argv)
         params += (uint64_t)t.rows * (uint64_t)t.cols;
     }
     printf("wrote %s: %s %s, %llu parameters, %s, seed %llu (%.1f s)\n", pos[1], cfg.name,
-           fg_arch_name(cfg.hf.arch), (unsigned long long)params, fg_dtype_name(dt), (unsigned long long)cfg.seed, secs);
+           fg_arch_name(cfg.hf.arch), (unsigned long long)params, mix ? fg_quant_mix_name(mix) : fg_dtype_name(dt), (unsigned long long)cfg.seed, secs);
     rc = 0;
 out:
     remove_tmpdir(tmpdir);

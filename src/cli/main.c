@@ -17,6 +17,7 @@ static const cli_command commands[] = {
     {"tokenize", cmd_tokenize, "print the token ids (or pieces) of a text with a model's tokenizer"},
     {"bench", cmd_bench, "measure prefill and decode speed, time to first token, bandwidth ceiling and memory"},
     {"suite", cmd_suite, "run many models, each in its own process, and report memory and speed (table, JSON, charts)"},
+    {"quantize", cmd_quantize, "convert a model (HF directory or GGUF) to a quantized GGUF: q8_0, q4_0, q4_k_m, q5_k_m, q6_k, f16, bf16"},
 };
 
 int cli_fail(const char *fmt, ...)

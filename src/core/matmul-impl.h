@@ -48,6 +48,8 @@ extern const fg_mm_kernels fg_mm_neon;
  *     float d[cols/32]   per block of 32: max|x| / 127 (0 for an all-zero block)
  *     float s[cols/32]   d * (sum of the block's q): the block sum as quantized, used
  *                        for the K-quant mins (and offsets) without touching q again
+ * A path may store q in another element order, the one in which it unpacks the weight
+ * levels (the AVX-512 path does for Q4_0, Q4_K, Q5_K); d and s stay in block order.
  * The scale is float32 and per 32 elements (finer than llama.cpp's per-256 Q8_K for
  * K-quants), so the only error is the int8 rounding of x: |Δx| <= d/2 per element. */
 static inline size_t fg_xq_bytes(int64_t cols) { return (size_t)cols + (size_t)(cols / 32) * 8; }
@@ -55,8 +57,6 @@ static inline const int8_t *fg_xq_q(const uint8_t *xq) { return (const int8_t *)
 static inline const float *fg_xq_d(const uint8_t *xq, int64_t cols) { return (const float *)(xq + cols); }
 static inline const float *fg_xq_s(const uint8_t *xq, int64_t cols) { return (const float *)(xq + cols) + cols / 32; }
 static inline bool fg_dtype_is_quant(fg_dtype dt) { return dt >= FG_DT_Q8_0 && dt < FG_DT_COUNT; }
-/* Portable (scalar) xq conversion of one row, for paths without a vector version. */
-void fg_xq_prep_ref(const float *x, int64_t cols, uint8_t *dst);
 
 /* Per-token xq rows in the work buffer are 64-byte aligned. */
 #define FG_MM_ALIGN 64

@@ -265,24 +265,3 @@ void fg_matmul(const fg_mat *w, const float *x, int n, float *y, fg_pool *pool, 
     else
         j.fn(&j.task, 0, w->rows);
 }
-
-void fg_xq_prep_ref(const float *x, int64_t cols, uint8_t *dst)
-{
-    int8_t *q = (int8_t *)dst;
-    float *d = (float *)(dst + cols), *s = d + cols / 32;
-    for (int64_t b = 0; b < cols / 32; b++) {
-        const float *xb = x + 32 * b;
-        float amax = 0;
-        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(xb[i]));
-        float db = amax / 127.0f, id = db > 0 ? 1.0f / db : 0.0f;
-        int sum = 0;
-        for (int i = 0; i < 32; i++) {
-            float v = fminf(fmaxf(xb[i] * id, -127.0f), 127.0f);
-            int qi = (int)lrintf(v);
-            q[32 * b + i] = (int8_t)qi;
-            sum += qi;
-        }
-        d[b] = db;
-        s[b] = db * (float)sum;
-    }
-}

@@ -20,9 +20,13 @@
  *   - Q8_0 levels are signed: XOR 0x80 makes them unsigned (q + 128), offset 128;
  *   - Q4_K, Q5_K levels are unsigned with a min: the min term -dmin * m_j * sum(x_j)
  *     uses the block sums s of xq, one 8-lane FMA per super-block.
- * Each int32 lane belongs to one block of 32 activations (8 lanes each) and to one
- * weight scale group, so lanes are converted to float and multiplied by
- * (weight scale x activation scale) before accumulation; lanes are summed at the end. */
+ * Each int32 lane belongs to one block of 32 activations and to one weight scale group,
+ * so lanes are converted to float and multiplied by (weight scale x activation scale)
+ * before accumulation; lanes are summed at the end.
+ *
+ * These row tiles serve decode and small batches. From FG_TOK_MIN_N tokens on, the
+ * quantized formats switch to matmul_tok_avx512.c (tokens in the lanes), which spends
+ * far fewer instructions per multiply-add once there are enough tokens to fill lanes. */
 #include "core/matmul-impl.h"
 #include "core/quant-impl.h"
 

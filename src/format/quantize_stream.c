@@ -123,6 +123,7 @@ fg_status qz_stream_tensor(qz_stream *s, fg_gguf_writer *w, const char *name, fg
         return fg_error(FG_ERR_INTERNAL, "%s: %lld x %lld cannot be stored as %s", name, (long long)rows,
                         (long long)cols, fg_dtype_name(to));
     if (src->raw && src->raw_dtype == to) return copy_raw(s, w, name, src, rb, rows);
+    if (!src->rows) return fg_error(FG_ERR_INTERNAL, "%s: no source rows to convert to %s", name, fg_dtype_name(to));
 
     int64_t align = src->row_align > 1 ? src->row_align : 1;
     int64_t per = (int64_t)(CHUNK_OUT_BYTES / rb) / align * align;

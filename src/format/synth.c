@@ -447,12 +447,17 @@ void fg_synth_gguf_rows(const fg_synth_tensor *t, int64_t row0, int64_t n_rows, 
         fg_synth_values(t, (uint64_t)row0 * (uint64_t)t->cols, (size_t)(n_rows * t->cols), out);
         return;
     }
+    for (int64_t r = row0; r < row0 + n_rows; r++)
+        fg_synth_values(t, (uint64_t)fg_synth_gguf_src_row(t, r) * (uint64_t)t->cols, (size_t)t->cols,
+                        out + (r - row0) * t->cols);
+}
+
+int64_t fg_synth_gguf_src_row(const fg_synth_tensor *t, int64_t r)
+{
+    if (!t->gguf_permute_heads) return r;
     const int64_t hd = t->rows / t->gguf_permute_heads;
-    for (int64_t r = row0; r < row0 + n_rows; r++) {
-        int64_t h = r / hd, k = r % hd;
-        int64_t src = h * hd + (k % 2) * (hd / 2) + k / 2;
-        fg_synth_values(t, (uint64_t)src * (uint64_t)t->cols, (size_t)t->cols, out + (r - row0) * t->cols);
-    }
+    int64_t h = r / hd, k = r % hd;
+    return h * hd + (k % 2) * (hd / 2) + k / 2;
 }
 
 /* llama3 rope scaling (transformers' _compute_llama3_parameters; llama.cpp stores the

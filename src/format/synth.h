@@ -67,6 +67,8 @@ void fg_synth_values(const fg_synth_tensor *t, uint64_t first, size_t n, float *
 /* Rows [row0, row0 + n_rows) of the tensor as GGUF stores them (llama q/k rows permuted
  * from the half-split layout of HF to interleaved pairs; otherwise the HF rows). */
 void fg_synth_gguf_rows(const fg_synth_tensor *t, int64_t row0, int64_t n_rows, float *out);
+/* The Hugging Face row that GGUF row r of tensor t holds (r itself unless permuted). */
+int64_t fg_synth_gguf_src_row(const fg_synth_tensor *t, int64_t r);
 
 uint64_t fg_synth_fnv1a64(const void *data, size_t n);
 float fg_synth_scale(int64_t in);

@@ -1,6 +1,10 @@
 /* Writing a synthetic model: a Hugging Face directory (config.json, model.safetensors,
  * tokenizer files) or one GGUF v3 file, streaming one chunk of rows at a time so memory
- * stays constant whatever the model's size (the chunk, the tokenizer, the metadata). */
+ * stays constant whatever the model's size (the chunk, the tokenizer, the metadata).
+ *
+ * The GGUF writer here (synth_write_gguf) is also the one `frugal quantize` uses for a
+ * Hugging Face directory: the same metadata, tensor list and order, with the rows taken
+ * from the safetensors instead of the synthetic streams (format/quantize.c). */
 #include "format/synth-impl.h"
 #include "mem/mem.h"
 
@@ -93,16 +97,13 @@ static fg_status emit(streamer *s, fg_dtype dt, size_t n, sink_fn sink, void *w)
     return FG_OK;
 }
 
-/* All rows of tensor t, HF layout (gguf = false) or GGUF layout. */
-static fg_status stream_tensor(streamer *s, const fg_synth_tensor *t, fg_dtype dt, bool gguf, sink_fn sink, void *w)
+/* All rows of tensor t in the HF layout. */
+static fg_status stream_tensor(streamer *s, const fg_synth_tensor *t, fg_dtype dt, sink_fn sink, void *w)
 {
     int64_t rows_per = (int64_t)(s->cap / (size_t)t->cols);
     for (int64_t r = 0; r < t->rows; r += rows_per) {
         int64_t nr = t->rows - r < rows_per ? t->rows - r : rows_per;
-        if (gguf)
-            fg_synth_gguf_rows(t, r, nr, s->f);
-        else
-            fg_synth_values(t, (uint64_t)r * (uint64_t)t->cols, (size_t)(nr * t->cols), s->f);
+        fg_synth_values(t, (uint64_t)r * (uint64_t)t->cols, (size_t)(nr * t->cols), s->f);
         fg_status st = emit(s, dt, (size_t)(nr * t->cols), sink, w);
         if (st) return st;
     }
@@ -185,7 +186,7 @@ static fg_status write_safetensors(const fg_synth_config *c, fg_dtype dt, const 
     if (!st) st = fg_st_w_begin(w, path);
     for (size_t i = 0; i < nt && !st; i++) {
         fg_synth_tensor_info(c, i, &t);
-        st = stream_tensor(s, &t, dt, false, st_sink, w);
+        st = stream_tensor(s, &t, dt, st_sink, w);
     }
     if (!st) st = fg_st_w_finish(w);
     fg_st_writer_free(w);   /* removes the file unless finished */
@@ -232,8 +233,6 @@ static fg_status write_hf(const fg_synth_config *c, const char *dir, fg_dtype dt
 
 /* ---- GGUF ------------------------------------------------------------------------------------ */
 
-static fg_status gguf_sink(void *w, const void *data, size_t n) { return fg_gguf_w_data(w, data, n); }
-
 static fg_status gguf_tokenizer(fg_gguf_writer *w, const fg_synth_config *c, const synth_vocab *v)
 {
     fg_status st = fg_gguf_w_str(w, "tokenizer.ggml.model", "gpt2", 4);
@@ -272,7 +271,7 @@ static fg_status gguf_tokenizer(fg_gguf_writer *w, const fg_synth_config *c, con
     return st;
 }
 
-static fg_status gguf_metadata(fg_gguf_writer *w, const fg_synth_config *c, fg_dtype dt, const synth_vocab *v)
+static fg_status gguf_metadata(fg_gguf_writer *w, const fg_synth_config *c, uint32_t file_type, const synth_vocab *v)
 {
     const fg_hf_config *h = &c->hf;
     const char *arch = fg_arch_name(h->arch);
@@ -293,55 +292,143 @@ static fg_status gguf_metadata(fg_gguf_writer *w, const fg_synth_config *c, fg_d
     if (!st && h->arch == FG_ARCH_LLAMA) st = fg_gguf_w_u32(w, KEY("rope.dimension_count"), (uint32_t)h->head_dim);
     if (!st) st = fg_gguf_w_u32(w, KEY("vocab_size"), (uint32_t)h->vocab_size);
 #undef KEY
-    if (!st) st = fg_gguf_w_u32(w, "general.file_type", gguf_file_type(dt));
+    if (!st) st = fg_gguf_w_u32(w, "general.file_type", file_type);
     if (!st) st = fg_gguf_w_u32(w, "general.quantization_version", 2);
     if (!st && v) st = gguf_tokenizer(w, c, v);
     return st;
 }
 
-static fg_status write_gguf(const fg_synth_config *c, const char *path, fg_dtype dt, const synth_vocab *v, streamer *s)
+fg_dtype synth_gguf_tensor_type(const fg_synth_config *c, const synth_gguf_out *o, const fg_synth_tensor *t)
 {
-    if (dt != FG_DT_F32 && dt != FG_DT_F16 && dt != FG_DT_BF16)
-        return fg_error(FG_ERR_ARG, "synthetic model: dtype %s is not f32, f16 or bf16", fg_dtype_name(dt));
-    fg_gguf_writer *w;
-    fg_status st = fg_gguf_writer_create(&w);
+    if (t->n_dims == 1) return FG_DT_F32;   /* norms and biases stay F32 */
+    if (o->mix == FG_QMIX_NONE) return o->dtype;
+    return fg_quant_mix_type(o->mix, t->gguf_name, t->n_dims, t->cols, c->hf.n_layers, c->hf.tie_word_embeddings);
+}
+
+fg_status synth_write_gguf(const fg_synth_config *c, const char *path, const synth_gguf_out *o, const synth_vocab *v,
+                           const synth_gguf_rows *src)
+{
+    if (o->mix == FG_QMIX_NONE && o->dtype != FG_DT_F32 && o->dtype != FG_DT_F16 && o->dtype != FG_DT_BF16)
+        return fg_error(FG_ERR_ARG, "GGUF output: dtype %s is not f32, f16 or bf16", fg_dtype_name(o->dtype));
+    fg_status st = qz_check_output(path);
     if (st) return st;
-    st = gguf_metadata(w, c, dt, v);
+    fg_gguf_writer *w;
+    if ((st = fg_gguf_writer_create(&w))) return st;
+    uint32_t file_type = o->mix != FG_QMIX_NONE ? fg_quant_mix_file_type(o->mix) : gguf_file_type(o->dtype);
+    st = gguf_metadata(w, c, file_type, v);
 
     /* llama3 rope scaling: rope_freqs.weight [head_dim/2] F32, first as llama.cpp writes it */
     float freqs[4096];
     size_t n_freqs = fg_synth_rope_freqs(c, freqs, sizeof freqs / sizeof freqs[0]);
     if (c->hf.rope_llama3 && !n_freqs && !st) st = fg_error(FG_ERR_UNSUPPORTED, "head_dim too large for rope_freqs");
+    uint64_t total = 0;
     if (n_freqs && !st) {
         uint64_t ne = n_freqs;
         st = fg_gguf_w_tensor(w, "rope_freqs.weight", FG_DT_F32, 1, &ne);
-        s->total += n_freqs * 4;
+        total += n_freqs * 4;
     }
     size_t nt = fg_synth_n_tensors(c);
     fg_synth_tensor t;
     for (size_t i = 0; i < nt && !st; i++) {
         fg_synth_tensor_info(c, i, &t);
-        /* GGUF ne order is reversed: ne[0] = cols. Norms and biases stay F32. */
+        /* GGUF ne order is reversed: ne[0] = cols */
         uint64_t ne[2] = {(uint64_t)t.cols, (uint64_t)t.rows};
-        fg_dtype tdt = t.n_dims == 1 ? FG_DT_F32 : dt;
+        fg_dtype tdt = synth_gguf_tensor_type(c, o, &t);
         st = fg_gguf_w_tensor(w, t.gguf_name, tdt, t.n_dims, ne);
-        s->total += (uint64_t)t.rows * (uint64_t)t.cols * out_elem_bytes(tdt);
+        total += fg_row_bytes(tdt, t.cols) * (uint64_t)t.rows;
     }
-    if (!st) st = fg_gguf_w_begin(w, path);
+    char part[4200];
+    qz_part_path(path, part, sizeof part);
+    if (!st) st = fg_gguf_w_begin(w, part);
+
+    qz_stream *qs = NULL;
+    if (!st) st = qz_stream_create(o->n_threads > 0 ? o->n_threads : fg_physical_cores(), &qs);
+    if (!st) qz_stream_set_progress(qs, total, o->progress, o->user);
     if (!st && n_freqs) {
-        st = fg_gguf_w_data(w, freqs, n_freqs * 4);
-        s->done += n_freqs * 4;
+        qz_source fs = {NULL, NULL, NULL, freqs, FG_DT_F32, 1};   /* written as it is */
+        st = qz_stream_tensor(qs, w, "rope_freqs.weight", FG_DT_F32, 1, (int64_t)n_freqs, &fs);
     }
     for (size_t i = 0; i < nt && !st; i++) {
         fg_synth_tensor_info(c, i, &t);
-        st = stream_tensor(s, &t, t.n_dims == 1 ? FG_DT_F32 : dt, true, gguf_sink, w);
+        qz_source ts;
+        memset(&ts, 0, sizeof ts);
+        st = src->open(src->ctx, &t, &ts);
+        if (!st) st = qz_stream_tensor(qs, w, t.gguf_name, synth_gguf_tensor_type(c, o, &t), t.rows, t.cols, &ts);
     }
-    if (!st) st = fg_gguf_w_finish(w);
-    fg_gguf_writer_free(w);   /* removes the file unless finished */
-    return st;
+    qz_stream_free(qs);
+    if (st) {
+        fg_gguf_writer_free(w);   /* removes the part file */
+        return st;
+    }
+    return qz_finish(w, part, path);
+}
+
+/* The synthetic streams as a row source (fg_synth_gguf_rows is thread-safe: pure). */
+static void synth_rows(void *ctx, int64_t row0, int64_t n, float *out) { fg_synth_gguf_rows(ctx, row0, n, out); }
+
+typedef struct synth_src {
+    fg_synth_tensor t;
+} synth_src;
+
+static fg_status synth_open(void *ctx, const fg_synth_tensor *t, qz_source *out)
+{
+    synth_src *s = ctx;
+    s->t = *t;
+    out->rows = synth_rows;
+    out->ctx = &s->t;
+    return FG_OK;
+}
+
+typedef struct progress_adapter {
+    fg_synth_progress_fn cb;
+    void *user;
+} progress_adapter;
+
+static void on_qz_progress(uint64_t done, uint64_t total, const char *tensor, void *user)
+{
+    (void)tensor;
+    progress_adapter *a = user;
+    a->cb(done, total, a->user);
+}
+
+static fg_status write_gguf(const fg_synth_config *c, const char *path, fg_dtype dt, fg_quant_mix mix, int n_threads,
+                            const synth_vocab *v, fg_synth_progress_fn cb, void *user)
+{
+    progress_adapter pa = {cb, user};
+    synth_gguf_out o = {mix, dt, n_threads, cb ? on_qz_progress : NULL, &pa};
+    synth_src ss;
+    synth_gguf_rows src = {synth_open, &ss};
+    return synth_write_gguf(c, path, &o, v, &src);
 }
 
 /* ---- entry points ------------------------------------------------------------------------------ */
+
+fg_status synth_vocab_for_gguf(const char *dir, int64_t vocab_cut, int64_t vocab_size, synth_vocab *v)
+{
+    fg_status st = synth_vocab_load(dir, vocab_cut, v);
+    if (st) return st;
+    if ((int64_t)v->n > vocab_size) {
+        fg_error(FG_ERR_ARG, "%s: the tokenizer has %u token ids but vocab_size is %lld (set vocab_cut to keep fewer)",
+                 dir, v->n, (long long)vocab_size);
+        synth_vocab_free(v);
+        return FG_ERR_ARG;
+    }
+    /* one token per embedding row, "[PAD<id>]" beyond the tokenizer */
+    if ((st = synth_vocab_pad_to(v, (uint32_t)vocab_size))) synth_vocab_free(v);
+    return st;
+}
+
+static fg_status synth_gguf(const fg_synth_config *c, const char *out_path, fg_dtype dt, fg_quant_mix mix, int n_threads,
+                            const char *tokenizer_dir, fg_synth_progress_fn cb, void *user)
+{
+    synth_vocab v;
+    memset(&v, 0, sizeof v);
+    fg_status st;
+    if (tokenizer_dir && (st = synth_vocab_for_gguf(tokenizer_dir, c->vocab_cut, c->hf.vocab_size, &v))) return st;
+    st = write_gguf(c, out_path, dt, mix, n_threads, tokenizer_dir ? &v : NULL, cb, user);
+    synth_vocab_free(&v);
+    return st;
+}
 
 fg_status fg_synth_write_model(const fg_synth_config *c, const char *out_path, fg_synth_format fmt, fg_dtype dtype,
                                const char *tokenizer_dir, fg_synth_progress_fn cb, void *user)
@@ -350,6 +437,7 @@ fg_status fg_synth_write_model(const fg_synth_config *c, const char *out_path, f
     if (fmt != FG_SYNTH_HF && fmt != FG_SYNTH_GGUF) return fg_error(FG_ERR_ARG, "fg_synth_write_model: bad format");
     if (dtype != FG_DT_F32 && dtype != FG_DT_F16 && dtype != FG_DT_BF16)
         return fg_error(FG_ERR_ARG, "synthetic model: dtype %s is not f32, f16 or bf16", fg_dtype_name(dtype));
+    if (fmt == FG_SYNTH_GGUF) return synth_gguf(c, out_path, dtype, FG_QMIX_NONE, 0, tokenizer_dir, cb, user);
     synth_vocab v;
     memset(&v, 0, sizeof v);
     fg_status st = FG_OK;
@@ -362,22 +450,23 @@ fg_status fg_synth_write_model(const fg_synth_config *c, const char *out_path, f
             synth_vocab_free(&v);
             return FG_ERR_ARG;
         }
-        /* GGUF: one token per embedding row, "[PAD<id>]" beyond the tokenizer */
-        if (fmt == FG_SYNTH_GGUF && (st = synth_vocab_pad_to(&v, (uint32_t)c->hf.vocab_size))) {
-            synth_vocab_free(&v);
-            return st;
-        }
     }
     streamer s;
     if (!(st = streamer_init(&s, c, cb, user))) {
-        if (fmt == FG_SYNTH_HF)
-            st = write_hf(c, out_path, dtype, tokenizer_dir, tokenizer_dir ? &v : NULL, &s);
-        else
-            st = write_gguf(c, out_path, dtype, tokenizer_dir ? &v : NULL, &s);
+        st = write_hf(c, out_path, dtype, tokenizer_dir, tokenizer_dir ? &v : NULL, &s);
         streamer_free(&s);
     }
     synth_vocab_free(&v);
     return st;
+}
+
+fg_status fg_synth_write_quant(const fg_synth_config *c, const char *out_path, fg_quant_mix mix, int n_threads,
+                               const char *tokenizer_dir, fg_synth_progress_fn cb, void *user)
+{
+    if (!c || !out_path || !*out_path) return fg_error(FG_ERR_ARG, "fg_synth_write_quant: no config or output path");
+    if ((unsigned)mix >= FG_QMIX_COUNT || mix == FG_QMIX_NONE)
+        return fg_error(FG_ERR_ARG, "fg_synth_write_quant: no quantization mixture given");
+    return synth_gguf(c, out_path, FG_DT_F32, mix, n_threads, tokenizer_dir, cb, user);
 }
 
 fg_status fg_synth_write(const char *config_json_path, const char *out_path, fg_synth_format fmt, fg_dtype dtype,

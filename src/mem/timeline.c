@@ -122,7 +122,6 @@ static fg_status read_sample(fg_timeline *tl, fg_mem_sample *s)
 {
     fg_proc_mem k;
     fg_status st = fg_probe_proc(&tl->p.roots, tl->p.pid, &k);
-    s->t_us = fg_probe_now_us() - tl->t0_us;
     if (st != FG_OK) return st;
     s->rss_anon = (k.rss_anon >= 0 ? k.rss_anon : k.vm_rss) + (k.rss_shmem > 0 ? k.rss_shmem : 0);
     s->rss_file = k.rss_file >= 0 ? k.rss_file : 0;
@@ -165,8 +164,11 @@ static void push_locked(fg_timeline *tl, const fg_mem_sample *s)
     tl->samples[tl->n++] = *s;
 }
 
-static void file_locked(fg_timeline *tl, const fg_mem_sample *s)
+/* Files a reading; its time is taken here, under the lock, so that readings made by
+ * concurrent callers (the thread, fg_timeline_tick, stop) stay in time order. */
+static void file_locked(fg_timeline *tl, fg_mem_sample *s)
 {
+    s->t_us = fg_probe_now_us() - tl->t0_us;
     tl->ticks++;
     if (rss_of(s) > tl->peak_rss) tl->peak_rss = rss_of(s);
     if (tl->pending_ticks == 0 || rss_of(s) > rss_of(&tl->pending)) tl->pending = *s;
@@ -270,10 +272,10 @@ fg_status fg_timeline_mark(fg_timeline *tl, const char *phase)
     snprintf(m.phase, sizeof m.phase, "%s", phase);
     fg_proc_mem k;
     fg_status st = fg_probe_proc(&tl->p.roots, tl->p.pid, &k);
-    m.t_us = fg_probe_now_us() - tl->t0_us;
     m.rss_anon = st == FG_OK ? k.rss_anon : -1;
     m.rss_file = st == FG_OK ? k.rss_file : -1;
     pthread_mutex_lock(&tl->lock);
+    m.t_us = fg_probe_now_us() - tl->t0_us; /* under the lock: marks stay in time order */
     tl->marks[tl->marks_total % tl->max_marks] = m;
     tl->marks_total++;
     pthread_mutex_unlock(&tl->lock);

@@ -5,8 +5,9 @@
  * on top — with the phases shaded (load, prefill, decode), the weights file's size as a
  * dashed line and the memory limit as a red line.
  *
- * Comparison: one bar per entry, the measured peak RSS split into the file size and what
- * came on top of it, the plan's prediction as a tick and the limit as a red line; entries
+ * Comparison: one bar per entry, the measured peak RSS split into the weights (as computed
+ * with: the mapped file, or the copy converted while loading) and the rest, the plan's
+ * prediction as a tick and the limit as a red line; entries
  * that did not run show their verdict instead of a bar. */
 #include "suite/suite-impl.h"
 
@@ -210,10 +211,10 @@ char *fg_suite_svg_compare(const fg_suite_report *rep)
     svg_open(&b, W, h, "peak memory per model");
     fg_sbuf_printf(&b, "<text x=\"%d\" y=\"18\" font-size=\"14\" font-weight=\"bold\">Peak RSS per model</text>\n", 10);
     fg_sbuf_printf(&b,
-                   "<rect x=\"%d\" y=\"28\" width=\"10\" height=\"10\" fill=\"#fd8d3c\"/><text x=\"%d\" y=\"37\">file (weights)</text>"
-                   "<rect x=\"%d\" y=\"28\" width=\"10\" height=\"10\" fill=\"#6baed6\"/><text x=\"%d\" y=\"37\">above the file (KV, scratch, runtime)</text>"
+                   "<rect x=\"%d\" y=\"28\" width=\"10\" height=\"10\" fill=\"#fd8d3c\"/><text x=\"%d\" y=\"37\">weights</text>"
+                   "<rect x=\"%d\" y=\"28\" width=\"10\" height=\"10\" fill=\"#6baed6\"/><text x=\"%d\" y=\"37\">the rest (KV cache, scratch, tokenizer, runtime)</text>"
                    "<line x1=\"%d\" x2=\"%d\" y1=\"33\" y2=\"33\" stroke=\"#000\" stroke-width=\"2\"/><text x=\"%d\" y=\"37\">predicted</text>\n",
-                   10, 24, 120, 134, 380, 392, 398);
+                   10, 24, 90, 104, 410, 422, 428);
     double step = nice_bytes_step(xmax);
     char lb[48], lb2[48];
     for (double x = 0; x <= xmax + 1e-9; x += step) {
@@ -228,7 +229,8 @@ char *fg_suite_svg_compare(const fg_suite_report *rep)
         fg_sbuf_printf(&b, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", left - 8, y + 19);
         fg_sbuf_xml(&b, r->name);
         fg_sbuf_puts(&b, "</text>\n");
-        double peak = fg_suite_num(r->report, "peak_rss"), fsize = fg_suite_num(r->report, "file_size");
+        /* the weights as computed with: the mapped file, or the converted copy */
+        double peak = fg_suite_num(r->report, "peak_rss"), fsize = fg_suite_num(r->report, "weight_bytes");
         if (peak < 0 && r->ran) peak = (double)r->sampled_peak_rss;
         char v[64];
         fg_suite_verdict_text(r, v, sizeof v);

@@ -16,14 +16,16 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 test("the chat page streams an answer and shows memory live", { skip: !fs.existsSync(CHROMIUM) && CHROMIUM + " is not installed" }, async () => {
   const srv = await startServer("llama-tiny-f32.gguf", ["--ctx", "1024"]);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "frugal-chromium-"));
-  const browser = await chromium.launch({
+  // a fresh profile (--user-data-dir) in a temporary folder
+  const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--user-data-dir=" + profile],
+    headless: true,
+    viewport: { width: 1200, height: 760 },
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync"],
   });
   try {
-    const page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
+    const page = await browser.newPage();
     const problems = [];
     page.on("pageerror", (e) => problems.push(e.message));
     page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
@@ -70,7 +72,7 @@ test("the chat page streams an answer and shows memory live", { skip: !fs.exists
     assert.ok(!/\(0 cached\)/.test(cached), "the second turn reused the cache: " + cached);
 
     // the stop button cancels a generation
-    await page.fill("#max_tokens", "900");
+    await page.fill("#max_tokens", "500");
     await page.fill("#input", "A long one, please.");
     await page.press("#input", "Enter");
     await page.waitForFunction(() => {
