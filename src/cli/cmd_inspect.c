@@ -55,7 +55,9 @@ static int inspect_gguf(const char *path, bool all_kv)
         char sh[96];
         shape_str(sh, sizeof sh, dims, t->n_dims);
         printf("  %-40.*s %-6s %-20s %12llu\n", (int)t->name.len, t->name.ptr,
-               t->dtype == FG_DT_INVALID ? "other" : fg_dtype_name(t->dtype), sh, (unsigned long long)t->nbytes);
+               t->dtype != FG_DT_INVALID ? fg_dtype_name(t->dtype)
+               : fg_ggml_type_name(t->ggml_type) ? fg_ggml_type_name(t->ggml_type) : "?",
+               sh, (unsigned long long)t->nbytes);
         total += t->nbytes;
         if (t->dtype != FG_DT_INVALID) by_type[t->dtype] += t->nbytes;
         else other += t->nbytes;
@@ -107,8 +109,10 @@ int cmd_inspect(int argc, char **argv)
     if (!path) return cli_fail("inspect: no model given (usage: frugal inspect MODEL)");
     struct stat sb;
     if (stat(path, &sb) != 0) return cli_fail("%s: no such file or directory", path);
-    int rc = S_ISDIR(sb.st_mode) ? inspect_hf(path) : inspect_gguf(path, all_kv);
-    if (rc) return rc;
+    size_t pl = strlen(path);
+    bool st_file = pl > 12 && (!strcmp(path + pl - 12, ".safetensors") || !strcmp(path + pl - 11, ".index.json"));
+    int rc = S_ISDIR(sb.st_mode) || st_file ? inspect_hf(path) : inspect_gguf(path, all_kv);
+    if (rc || st_file) return rc; /* a lone safetensors file has no config.json to build a model from */
     fg_model_params mp = fg_model_default_params();
     mp.n_threads = 1;
     fg_model *m;

@@ -16,7 +16,8 @@ int cli_plan_option(int argc, char **argv, int *i, fg_plan_params *p)
         return 1;
     }
     if (strcmp(a, "--ctx") && strcmp(a, "--mem-limit") && strcmp(a, "--quant") && strcmp(a, "--batch") &&
-        strcmp(a, "--threads") && strcmp(a, "-t") && strcmp(a, "--kv-type") && strcmp(a, "--mem-margin"))
+        strcmp(a, "--threads") && strcmp(a, "-t") && strcmp(a, "--kv-type") && strcmp(a, "--mem-margin") &&
+        strcmp(a, "--tokens"))
         return 0;
     if (!v) {
         cli_fail("%s needs a value", a);
@@ -29,6 +30,9 @@ int cli_plan_option(int argc, char **argv, int *i, fg_plan_params *p)
     if (!strcmp(a, "--ctx")) {
         if (!cli_parse_int(v, 1, 1 << 24, &n)) return cli_fail("--ctx wants a positive count, got '%s'", v), -1;
         p->n_ctx = n;
+    } else if (!strcmp(a, "--tokens")) {
+        if (!cli_parse_int(v, 1, 1 << 24, &n)) return cli_fail("--tokens wants a positive count, got '%s'", v), -1;
+        p->n_tokens = n;
     } else if (!strcmp(a, "--batch")) {
         if (!cli_parse_int(v, 1, 1 << 16, &n)) return cli_fail("--batch wants 1..65536, got '%s'", v), -1;
         p->n_batch = (int)n;
@@ -83,7 +87,8 @@ int cmd_plan(int argc, char **argv)
         if (r < 0) return 1;
         if (r > 0) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            printf("usage: frugal plan MODEL [--ctx N] [--mem-limit SIZE] [--quant TYPE] [--kv-type T] [--fit] [--json]\n"
+            printf("usage: frugal plan MODEL [--ctx N] [--tokens N] [--mem-limit SIZE] [--quant TYPE] [--kv-type T] [--fit] [--json]\n"
+                   "  --tokens N: positions the run will use (prompt + generated; default: the whole context)\n"
                    "  predicts weights, KV cache, scratch, tokenizer and runtime bytes and the peak, before\n"
                    "  loading, and whether they fit the limit: --mem-limit, else the cgroup's memory limit,\n"
                    "  else MemAvailable, minus a safety margin (--mem-margin; default max(64 MiB, 5%%)).\n"
