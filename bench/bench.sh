@@ -40,7 +40,7 @@ if [ ! -f $tok/tokenizer.json ]; then
   xz -dc tests/data/tokenizers/qwen/tokenizer.json.xz > $tok/tokenizer.json.tmp && mv $tok/tokenizer.json.tmp $tok/tokenizer.json
   cp tests/data/tokenizers/qwen/tokenizer_config.json $tok/
 fi
-synth_types=$("$frugal" synth --help 2>&1 | grep -- '--dtype' | head -1)
+synth_help=$("$frugal" synth --help 2>&1 || true)
 has_quantize=0
 "$frugal" quantize --help >/dev/null 2>&1 && has_quantize=1
 
@@ -48,7 +48,7 @@ has_quantize=0
 model() {
   local shape=$1 type=$2 f=models/$1-$2.gguf
   if [ ! -f "$f" ]; then
-    if [[ $type =~ ^(f32|f16|bf16)$ ]] || grep -q "$type" <<<"$synth_types"; then
+    if [[ $type =~ ^(f32|f16|bf16)$ ]] || grep -qw "$type" <<<"$synth_help"; then
       echo "generating $f" >&2
       "$frugal" synth "$shape" "$f.tmp" --format gguf --dtype "$type" --tokenizer $tok >&2 && mv "$f.tmp" "$f"
     elif [ $has_quantize = 1 ]; then

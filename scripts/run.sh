@@ -34,7 +34,7 @@ else
     mv $tok/tokenizer.json.tmp $tok/tokenizer.json
     cp tests/data/tokenizers/qwen/tokenizer_config.json $tok/
   fi
-  synth_types=$($frugal synth --help 2>&1 | grep -- '--dtype' | head -1)
+  synth_help=$($frugal synth --help 2>&1 || true)
   gen() { # gen SHAPE TYPE: the file, generated unless cached
     local f=models/$1-$2.gguf
     if [ ! -f "$f" ]; then
@@ -45,7 +45,7 @@ else
     echo "$f"
   }
   add() { # add SHAPE TYPE
-    if [[ $2 == f16 ]] || grep -q "$2" <<<"$synth_types"; then
+    if [[ $2 == f16 ]] || grep -qw "$2" <<<"$synth_help"; then
       entries+=("{\"path\": \"$(gen "$1" "$2")\", \"name\": \"$1-$2\"}")
     else
       entries+=("{\"path\": \"$(gen "$1" f16)\", \"name\": \"$1-$2\", \"quant\": \"$2\"}")

@@ -52,7 +52,8 @@ expect_error "$bin" synth "$tmp/bad.json" "$tmp/x.gguf"
 expect_error "$bin" synth "$tmp/missing.json" "$tmp/x.gguf"
 expect_error "$bin" synth "$data/synthetic/qwen2-q256.json" "$tmp/no/such/dir/x.gguf" --no-tokenizer
 expect_error "$bin" synth "$data/synthetic/qwen2-q256.json" "$tmp/no/such/dir/hf" --format hf --no-tokenizer
-expect_error "$bin" synth "$data/synthetic/qwen2-q256.json" "$tmp/x.gguf" --dtype q4_0
+expect_error "$bin" synth "$data/synthetic/qwen2-q256.json" "$tmp/x.gguf" --dtype q3_k
+expect_error "$bin" synth "$data/synthetic/qwen2-q256.json" "$tmp/hfq" --format hf --dtype q4_0
 expect_error "$bin" synth "$data/synthetic/qwen2-q256.json" "$tmp/x.gguf" --format onnx
 expect_error "$bin" synth "$data/synthetic/qwen2-q256.json" "$tmp/x.gguf" --bogus
 expect_error "$bin" synth "$data/synthetic/qwen2-q256.json" "$tmp/x.gguf" --set hidden_size

@@ -202,6 +202,30 @@ static void test_large(void **state)
     fg_pool_free(pool);
 }
 
+/* Many tokens: the SIMD paths split tokens into blocks that stay in cache (several
+ * blocks here for the float kernels and the AVX-512 token-lane kernel). */
+static void test_token_blocks(void **state)
+{
+    (void)state;
+    fg_pool *pool = NULL;
+    assert_int_equal(fg_pool_create(2, &pool), FG_OK);
+    for (int isa = 1; isa < FG_ISA_COUNT; isa++) {
+        if (!fg_isa_supported((fg_isa)isa)) continue;
+        assert_int_equal(fg_isa_force((fg_isa)isa), FG_OK);
+        for (size_t d = 0; d < sizeof all_dtypes / sizeof all_dtypes[0]; d++) {
+            weights w;
+            make_weights(&w, all_dtypes[d], 6, 4096);
+            float *x = make_x(600, 4096);
+            char what[64];
+            snprintf(what, sizeof what, "%s %s 600 tokens", fg_isa_name((fg_isa)isa), fg_dtype_name(all_dtypes[d]));
+            check_case(&w, x, 600, pool, (fg_isa)isa, what);
+            free(x);
+            free_weights(&w);
+        }
+    }
+    fg_pool_free(pool);
+}
+
 static void test_dispatch(void **state)
 {
     (void)state;
@@ -271,6 +295,7 @@ int main(void)
         cmocka_unit_test(test_fallbacks),
         cmocka_unit_test(test_all_paths),
         cmocka_unit_test(test_large),
+        cmocka_unit_test(test_token_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -571,7 +571,11 @@ static void test_suite_fit(void **state)
     assert_true(ctx >= 16 && ctx < 4000000);
     assert_true(num(cJSON_GetObjectItem(m, "bench"), "n_ctx") == ctx);
     assert_true(num(m, "predicted_peak") <= (double)(1LL << 30));
+    /* --no-bandwidth: no figure, and the child did not probe on its own either */
     assert_true(cJSON_IsNull(cJSON_GetObjectItem(rep, "bandwidth_gb_s")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "bench"), "bandwidth_gb_s")));
+    const cJSON *ph;
+    cJSON_ArrayForEach(ph, cJSON_GetObjectItem(m, "phases")) assert_string_not_equal(str(ph, "name"), "bandwidth");
     cJSON_Delete(rep);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     assert_int_equal(system(cmd), 0);

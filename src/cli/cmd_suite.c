@@ -197,6 +197,7 @@ int cmd_suite(int argc, char **argv)
     rp.out_dir = dir;
     rp.progress = on_progress;
     rp.user = &ps;
+    rp.bandwidth_gbs = -1; /* none unless measured: children never probe on their own */
     if (!no_bw) {
         if (!quiet) fprintf(stderr, "measuring the read bandwidth...%s", ps.tty ? "" : "\n");
         double bw = fg_bench_read_bandwidth(spec.n_threads, (size_t)256 << 20);

@@ -19,6 +19,9 @@
 #if defined(FG_ARCH_ARM64) && defined(__linux__)
 #include <sys/auxv.h>
 #endif
+#if defined(FG_ARCH_X86)
+#include <cpuid.h>
+#endif
 
 /* ---- scalar kernel ------------------------------------------------------------------ */
 
@@ -87,6 +90,15 @@ const char *fg_isa_name(fg_isa isa)
     return isa_names[isa];
 }
 
+#if defined(FG_ARCH_X86)
+/* F16C (CPUID.1:ECX bit 29) from cpuid.h: clang 14's __builtin_cpu_supports has no "f16c". */
+static bool cpu_has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
 bool fg_isa_supported(fg_isa isa)
 {
     switch (isa) {
@@ -95,8 +107,7 @@ bool fg_isa_supported(fg_isa isa)
 #if defined(FG_ARCH_X86)
     case FG_ISA_AVX2:
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
     case FG_ISA_AVX512:
         __builtin_cpu_init();
         return fg_isa_supported(FG_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&

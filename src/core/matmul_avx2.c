@@ -45,20 +45,36 @@ INLINE __m256i dot_ss(__m256i w, __m256i x)
 
 INLINE float h2f(uint16_t h) { return _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h))); }
 
-#define DEFINE_ROWS(name, TILE)                                                                    \
+/* Tokens are processed in blocks of up to TOK_BLOCK_BYTES of activations, which stay
+ * in the last-level cache; within a block, row tiles go outermost so each weight byte comes
+ * from RAM once per block. */
+#define TOK_BLOCK_BYTES (4u << 20)
+
+static int token_block(size_t bytes_per_token, int n)
+{
+    size_t tb = bytes_per_token ? TOK_BLOCK_BYTES / bytes_per_token : (size_t)n;
+    tb = tb / 4 * 4;
+    if (tb < 4) tb = 4;
+    return tb > (size_t)n ? n : (int)tb;
+}
+
+#define DEFINE_ROWS(name, TILE, bytes_per_token)                                                   \
     static void name(const fg_mm_task *tk, int64_t r0, int64_t r1)                                 \
     {                                                                                              \
-        const int n = tk->n;                                                                       \
-        int64_t r = r0;                                                                            \
-        for (; r + 4 <= r1; r += 4) {                                                              \
-            int t = 0;                                                                             \
-            for (; t + 2 <= n; t += 2) TILE(tk, r, t, 4, 2);                                       \
-            if (t < n) TILE(tk, r, t, 4, 1);                                                       \
-        }                                                                                          \
-        for (; r < r1; r++) {                                                                      \
-            int t = 0;                                                                             \
-            for (; t + 2 <= n; t += 2) TILE(tk, r, t, 1, 2);                                       \
-            if (t < n) TILE(tk, r, t, 1, 1);                                                       \
+        const int tb = token_block(bytes_per_token, tk->n);                                        \
+        for (int b0 = 0; b0 < tk->n; b0 += tb) {                                                   \
+            const int b1 = b0 + tb < tk->n ? b0 + tb : tk->n;                                      \
+            int64_t r = r0;                                                                        \
+            for (; r + 4 <= r1; r += 4) {                                                          \
+                int t = b0;                                                                        \
+                for (; t + 2 <= b1; t += 2) TILE(tk, r, t, 4, 2);                                  \
+                if (t < b1) TILE(tk, r, t, 4, 1);                                                  \
+            }                                                                                      \
+            for (; r < r1; r++) {                                                                  \
+                int t = b0;                                                                        \
+                for (; t + 2 <= b1; t += 2) TILE(tk, r, t, 1, 2);                                  \
+                if (t < b1) TILE(tk, r, t, 1, 1);                                                  \
+            }                                                                                      \
         }                                                                                          \
     }
 
@@ -118,9 +134,9 @@ INLINE void float_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, co
 INLINE void f32_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { float_tile(tk, r, t, R, T, FG_DT_F32); }
 INLINE void f16_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { float_tile(tk, r, t, R, T, FG_DT_F16); }
 INLINE void bf16_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { float_tile(tk, r, t, R, T, FG_DT_BF16); }
-DEFINE_ROWS(rows_f32, f32_tile)
-DEFINE_ROWS(rows_f16, f16_tile)
-DEFINE_ROWS(rows_bf16, bf16_tile)
+DEFINE_ROWS(rows_f32, f32_tile, (size_t)tk->w->cols * 4)
+DEFINE_ROWS(rows_f16, f16_tile, (size_t)tk->w->cols * 4)
+DEFINE_ROWS(rows_bf16, bf16_tile, (size_t)tk->w->cols * 4)
 
 /* ---- quantized weights ------------------------------------------------------------------- */
 
@@ -300,11 +316,11 @@ INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
     XQ_STORE();
 }
 
-DEFINE_ROWS(rows_q8_0, q8_0_tile)
-DEFINE_ROWS(rows_q4_0, q4_0_tile)
-DEFINE_ROWS(rows_q4_k, q4_k_tile)
-DEFINE_ROWS(rows_q5_k, q5_k_tile)
-DEFINE_ROWS(rows_q6_k, q6_k_tile)
+DEFINE_ROWS(rows_q8_0, q8_0_tile, tk->xq_stride)
+DEFINE_ROWS(rows_q4_0, q4_0_tile, tk->xq_stride)
+DEFINE_ROWS(rows_q4_k, q4_k_tile, tk->xq_stride)
+DEFINE_ROWS(rows_q5_k, q5_k_tile, tk->xq_stride)
+DEFINE_ROWS(rows_q6_k, q6_k_tile, tk->xq_stride)
 
 /* ---- activation quantization ------------------------------------------------------------ */
 

@@ -4,8 +4,9 @@
  * Shape of every kernel: a tile of R weight rows x T tokens (R <= 4, T <= 4) walks the
  * whole row once, keeping R*T accumulators in registers, so each weight vector is
  * loaded and unpacked once per T tokens and each activation vector once per R rows.
- * Tokens are processed in blocks whose activations fit in L2 (TOK_BLOCK_BYTES); inside
- * a block, row tiles go outermost so the R rows stay in L1 while the tokens pass.
+ * Tokens are processed in blocks of up to TOK_BLOCK_BYTES of activations (they stay in
+ * the last-level cache); inside a block, row tiles go outermost so the R rows stay in
+ * L1/L2 while the tokens pass, and every weight byte comes from RAM once per block.
  * Decode (n = 1) runs 1-token tiles over 4 rows at a time: 4 independent streams.
  *
  * Float weights (F32/F16/BF16): 16 floats per step, converted in registers (F16 by
@@ -33,7 +34,7 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define TOK_BLOCK_BYTES (512 * 1024)
+#define TOK_BLOCK_BYTES (4u << 20)
 
 static inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
 

@@ -21,8 +21,9 @@
  *     sc    the group's float scale (d, or d * sub-block scale)
  *     mn    K-quants: -dmin * m, multiplied by the token's block sum S
  * A group is 32 elements, or 16 for Q6_K (its scales are per 16).
- * Rows are taken 8 at a time (the last group repeats its last row and drops it), and
- * tiles in blocks whose activations stay in the last-level cache. */
+ * Rows are taken 8 at a time (the last group repeats its last row and drops it); each
+ * group decodes its weights once per token block (up to 32 tiles whose activations stay
+ * in the last-level cache) and runs every tile of the block over them. */
 #include "core/matmul-impl.h"
 #include "core/quant-impl.h"
 
@@ -31,6 +32,7 @@
 
 #define TR 8                      /* weight rows per micro-kernel */
 #define TOK_L3_BYTES (8u << 20)   /* activation bytes per token block */
+#define MAX_TILES 32              /* tiles per token block: 512 tokens, 16 KB of accumulators */
 
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 8")
@@ -274,48 +276,63 @@ INLINE void unit_dot(const unit *u, int nblk, const uint8_t *X, const float *D, 
     }
 }
 
-/* One group of TR rows (row pointers rows[], nr of them real) against one tile. */
-INLINE void tile_kernel(const fg_mm_task *tk, const uint8_t *const rows[TR], int nr, int64_t r0, int tile,
-                        const fg_dtype dt)
+/* One group of TR rows (row pointers rows[], nr of them real) against tiles [tb0, tb1)
+ * (at most MAX_TILES): each unit of weights is decoded once and used by every tile,
+ * whose accumulators live in acc_mem between units. */
+INLINE void group_kernel(const fg_mm_task *tk, const uint8_t *const rows[TR], int nr, int64_t r0, int tb0, int tb1,
+                         const fg_dtype dt)
 {
     const int64_t cols = tk->w->cols, nb = cols / 32;
-    const uint8_t *base = tk->xq + (size_t)tile * tile_bytes(cols);
-    const float *D = (const float *)(base + 16 * cols), *S = D + nb * 16;
-    __m512 acc[TR];
-    UNROLL for (int r = 0; r < TR; r++) acc[r] = _mm512_setzero_ps();
+    __m512 acc_mem[MAX_TILES][TR];
+    for (int i = 0; i < tb1 - tb0; i++)
+        UNROLL for (int r = 0; r < TR; r++) acc_mem[i][r] = _mm512_setzero_ps();
     unit u;
     for (int64_t b0 = 0; b0 < nb; b0 += 8) {
-        int nblk = nb - b0 < 8 ? (int)(nb - b0) : 8;
+        const int nblk = nb - b0 < 8 ? (int)(nb - b0) : 8;
+        int kind = 0;
         switch (dt) {
         case FG_DT_Q8_0:
             for (int r = 0; r < TR; r++) decode_q8_0(&u, r, rows[r], b0, nblk);
-            unit_dot(&u, nblk, base + 512 * b0, D + 16 * b0, S + 16 * b0, acc, 0);
             break;
         case FG_DT_Q4_0:
             for (int r = 0; r < TR; r++) decode_q4_0(&u, r, rows[r], b0, nblk);
-            unit_dot(&u, nblk, base + 512 * b0, D + 16 * b0, S + 16 * b0, acc, 0);
             break;
         case FG_DT_Q4_K:
             for (int r = 0; r < TR; r++) decode_kq45(&u, r, rows[r] + (size_t)(b0 / 8) * sizeof(fg_block_q4_k), false);
-            unit_dot(&u, 8, base + 512 * b0, D + 16 * b0, S + 16 * b0, acc, 1);
+            kind = 1;
             break;
         case FG_DT_Q5_K:
             for (int r = 0; r < TR; r++) decode_kq45(&u, r, rows[r] + (size_t)(b0 / 8) * sizeof(fg_block_q5_k), true);
-            unit_dot(&u, 8, base + 512 * b0, D + 16 * b0, S + 16 * b0, acc, 1);
+            kind = 1;
             break;
         default: /* Q6_K */
             for (int r = 0; r < TR; r++) decode_q6_k(&u, r, rows[r] + (size_t)(b0 / 8) * sizeof(fg_block_q6_k));
-            unit_dot(&u, 8, base + 512 * b0, D + 16 * b0, S + 16 * b0, acc, 2);
+            kind = 2;
             break;
         }
+        for (int tile = tb0; tile < tb1; tile++) {
+            const uint8_t *base = tk->xq + (size_t)tile * tile_bytes(cols);
+            const float *D = (const float *)(base + 16 * cols), *S = D + nb * 16;
+            __m512 acc[TR];
+            UNROLL for (int r = 0; r < TR; r++) acc[r] = acc_mem[tile - tb0][r];
+            if (kind == 0)
+                unit_dot(&u, nblk, base + 512 * b0, D + 16 * b0, S + 16 * b0, acc, 0);
+            else if (kind == 1)
+                unit_dot(&u, 8, base + 512 * b0, D + 16 * b0, S + 16 * b0, acc, 1);
+            else
+                unit_dot(&u, 8, base + 512 * b0, D + 16 * b0, S + 16 * b0, acc, 2);
+            UNROLL for (int r = 0; r < TR; r++) acc_mem[tile - tb0][r] = acc[r];
+        }
     }
-    const int t0 = tile * 16;
-    const int nt = tk->n - t0 < 16 ? tk->n - t0 : 16;
     const int64_t ldy = tk->w->rows;
-    for (int r = 0; r < nr; r++) {
-        float v[16];
-        _mm512_storeu_ps(v, acc[r]);
-        for (int j = 0; j < nt; j++) tk->y[(size_t)(t0 + j) * ldy + r0 + r] = v[j];
+    for (int tile = tb0; tile < tb1; tile++) {
+        const int t0 = tile * 16;
+        const int nt = tk->n - t0 < 16 ? tk->n - t0 : 16;
+        for (int r = 0; r < nr; r++) {
+            float v[16];
+            _mm512_storeu_ps(v, acc_mem[tile - tb0][r]);
+            for (int j = 0; j < nt; j++) tk->y[(size_t)(t0 + j) * ldy + r0 + r] = v[j];
+        }
     }
 }
 
@@ -325,7 +342,7 @@ INLINE void tile_kernel(const fg_mm_task *tk, const uint8_t *const rows[TR], int
         const fg_mat *w = tk->w;                                                                   \
         const int ntiles = (tk->n + 15) / 16;                                                      \
         size_t tb = TOK_L3_BYTES / tile_bytes(w->cols);                                            \
-        const int tiles_per_block = tb < 1 ? 1 : (int)tb;                                          \
+        const int tiles_per_block = tb < 1 ? 1 : tb > MAX_TILES ? MAX_TILES : (int)tb;             \
         for (int tb0 = 0; tb0 < ntiles; tb0 += tiles_per_block) {                                  \
             const int tb1 = tb0 + tiles_per_block < ntiles ? tb0 + tiles_per_block : ntiles;       \
             for (int64_t r = r0; r < r1; r += TR) {                                                \
@@ -333,7 +350,7 @@ INLINE void tile_kernel(const fg_mm_task *tk, const uint8_t *const rows[TR], int
                 const uint8_t *rows[TR];                                                           \
                 for (int i = 0; i < TR; i++)                                                       \
                     rows[i] = (const uint8_t *)w->data + (size_t)(r + (i < nr ? i : nr - 1)) * w->row_stride; \
-                for (int tile = tb0; tile < tb1; tile++) tile_kernel(tk, rows, nr, r, tile, DT);    \
+                group_kernel(tk, rows, nr, r, tb0, tb1, DT);                                       \
             }                                                                                      \
         }                                                                                          \
     }

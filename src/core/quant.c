@@ -154,22 +154,26 @@ void fg_dequant_row(fg_dtype dt, const void *src, float *dst, int64_t n)
 
 /* ---- quantization helpers ---------------------------------------------------------- */
 
-/* round(v) clamped to [lo, hi]; NaN gives lo (clamping in float first keeps the
- * conversion defined). */
+/* round(v) (ties to even) clamped to [lo, hi]; NaN gives lo. Clamping first keeps |v|
+ * small, so adding and subtracting 1.5 * 2^23 rounds in the float unit (no libm call;
+ * IEEE semantics forbid the compiler to fold the pair). */
 static inline int qclamp(float v, int lo, int hi)
 {
-    v = fminf(fmaxf(v, (float)lo), (float)hi);
-    return (int)lrintf(v);
+    v = v >= (float)lo ? v : (float)lo; /* written as compares: fminf/fmaxf are libm calls */
+    v = v <= (float)hi ? v : (float)hi;
+    return (int)((v + 12582912.0f) - 12582912.0f);
 }
 
 static inline float f16_round(float v) { return fg_f16_to_f32(fg_f32_to_f16(v)); }
 
 /* Symmetric levels: x ≈ a * q with integer q in [qlo, qhi] (qlo = -qhi - 1). Tries
  * candidate scales a = xm / t for the element xm of largest magnitude and t within 10%
- * of qlo or of qhi (mapping xm to the wide negative end often fits better), each
- * followed by a least-squares refit of a on the levels it produced. Returns the best a
- * (may be negative); q is scratch. */
-static float fit_symmetric(const float *x, int n, int qlo, int qhi, int8_t *q)
+ * of qlo or of qhi (mapping xm to the wide negative end often fits better). For each,
+ * the levels are fixed and the least-squares scale for them, sum(x q) / sum(q q), has
+ * the error sum(x x) - sum(x q)^2 / sum(q q): the candidate maximising sum(x q)^2 /
+ * sum(q q) wins, then one more round with the winner's own scale. Returns a (may be
+ * negative; 0 for an all-zero block). */
+static float fit_symmetric(const float *x, int n, int qlo, int qhi)
 {
     float amax = 0, xm = 0;
     for (int i = 0; i < n; i++)
@@ -177,54 +181,45 @@ static float fit_symmetric(const float *x, int n, int qlo, int qhi, int8_t *q)
             amax = fabsf(x[i]);
             xm = x[i];
         }
-    if (!(amax > 0) || !isfinite(amax)) {
-        for (int i = 0; i < n; i++) q[i] = 0;
-        return 0;
-    }
-    float best_a = 0, best_err = INFINITY;
-    int8_t cand[256];
-    /* xm maps to level `top` (the wide end is qlo < 0, e.g. -8 for Q4_0) */
-    for (int side = 0; side < 2; side++) {
-        float top = side == 0 ? (float)qlo : (float)qhi;
-        for (int s = -8; s <= 8; s++) {
-            float t = top * (1.0f + 0.0125f * (float)s); /* within 10% of the end */
-            float a = xm / t;
-            for (int pass = 0; pass < 2; pass++) {
-                double sxq = 0, sqq = 0;
-                for (int i = 0; i < n; i++) {
-                    cand[i] = (int8_t)qclamp(x[i] / a, qlo, qhi);
-                    sxq += (double)x[i] * cand[i];
-                    sqq += (double)cand[i] * cand[i];
-                }
-                if (sqq <= 0) break;
-                float err = 0;
-                float afit = (float)(sxq / sqq);
-                if (pass == 0) {
-                    a = afit; /* refit, then re-quantize with the refined scale */
-                    continue;
-                }
-                for (int i = 0; i < n; i++) {
-                    float e = x[i] - afit * cand[i];
-                    err += e * e;
-                }
-                if (err < best_err) {
-                    best_err = err;
-                    best_a = afit;
-                }
-            }
+    if (!(amax > 0) || !isfinite(amax)) return 0;
+    float best_a = 0, best_score = -1;
+    for (int c = 0; c < 19; c++) {
+        float iscale;
+        if (c < 18) {
+            float top = c < 9 ? (float)qlo : (float)qhi;
+            iscale = top * (1.0f + 0.025f * (float)(c % 9 - 4)) / xm;
+        } else {
+            if (best_a == 0) break;
+            iscale = 1.0f / best_a; /* refine: the levels of the best scale so far */
+        }
+        float sxq = 0, sqq = 0;
+        for (int i = 0; i < n; i++) {
+            float q = (float)qclamp(x[i] * iscale, qlo, qhi);
+            sxq += x[i] * q;
+            sqq += q * q;
+        }
+        if (sqq > 0 && sxq * sxq > best_score * sqq) {
+            best_score = sxq * sxq / sqq;
+            best_a = sxq / sqq;
         }
     }
     return best_a;
 }
 
-/* Asymmetric levels: x ≈ a * q - b with q in [0, qmax], a > 0, b >= 0 (b = 0 when every
- * x is positive, so zero stays representable as in the GGUF K-quants). Returns a, b. */
+/* Asymmetric levels: x ≈ a * l - b with l in [0, qmax], a > 0, b >= 0 (b = 0 when every
+ * x is positive, so zero stays representable as in the GGUF K-quants). Candidate
+ * scales a = (max - min) / (qmax + delta) set the levels l = round((x - min) / a); for
+ * those levels (a, b) is solved by least squares (b clamped at 0) and its error follows
+ * in closed form from the sums; the best candidate is refined twice with its own scale
+ * and offset. */
 static void fit_asymmetric(const float *x, int n, int qmax, float *a_out, float *b_out)
 {
-    float mn = x[0], mx = x[0];
-    for (int i = 1; i < n; i++) {
-        if (x[i] < mn) mn = x[i];
-        if (x[i] > mx) mx = x[i];
+    float mn = x[0], mx = x[0], sx = 0, sxx = 0;
+    for (int i = 0; i < n; i++) {
+        mn = fminf(mn, x[i]);
+        mx = fmaxf(mx, x[i]);
+        sx += x[i];
+        sxx += x[i] * x[i];
     }
     if (mn > 0) mn = 0;
     if (!(mx > mn) || !isfinite(mx - mn)) {
@@ -233,39 +228,37 @@ static void fit_asymmetric(const float *x, int n, int qmax, float *a_out, float 
         return;
     }
     float best_a = (mx - mn) / (float)qmax, best_b = -mn, best_err = INFINITY;
-    for (int s = -6; s <= 12; s++) {
-        float a = (mx - mn) / ((float)qmax + 0.1f * (float)s);
-        float b = -mn;
-        for (int pass = 0; pass < 3; pass++) {
-            /* levels for (a, b), then the least-squares (a, b) for those levels */
-            double sl = 0, sll = 0, sx = 0, sxl = 0;
-            float err = 0;
-            int lv[256];
-            for (int i = 0; i < n; i++) {
-                lv[i] = qclamp((x[i] + b) / a, 0, qmax);
-                float e = a * lv[i] - b - x[i];
-                err += e * e;
-                sl += lv[i];
-                sll += (double)lv[i] * lv[i];
-                sx += x[i];
-                sxl += (double)x[i] * lv[i];
-            }
-            if (err < best_err) {
-                best_err = err;
-                best_a = a;
-                best_b = b;
-            }
-            double det = n * sll - sl * sl;
-            if (det <= 0) break;
-            double na = (n * sxl - sl * sx) / det;
-            double nb = (sl * sxl - sll * sx) / det; /* x ≈ na*l - nb */
-            if (nb < 0) { /* min must stay <= 0: fit the scale alone with b = 0 */
-                nb = 0;
-                na = sll > 0 ? sxl / sll : 0;
-            }
-            if (!(na > 0)) break;
-            a = (float)na;
-            b = (float)nb;
+    for (int c = 0; c < 12; c++) {
+        float iscale, off;
+        if (c < 10) {
+            iscale = ((float)qmax - 0.5f + 0.2f * (float)c) / (mx - mn);
+            off = -mn;
+        } else {
+            iscale = 1.0f / best_a; /* refine around the best so far (twice) */
+            off = best_b;
+        }
+        float sl = 0, sll = 0, sxl = 0;
+        for (int i = 0; i < n; i++) {
+            float l = (float)qclamp((x[i] + off) * iscale, 0, qmax);
+            sl += l;
+            sll += l * l;
+            sxl += x[i] * l;
+        }
+        /* x ≈ a l - b: normal equations of sum (a l - b - x)^2 */
+        float det = (float)n * sll - sl * sl, a, b;
+        if (!(det > 0)) continue;
+        a = ((float)n * sxl - sl * sx) / det;
+        b = (sl * sxl - sll * sx) / det;
+        if (b < 0) { /* the min must stay <= 0: the scale alone, b = 0 */
+            b = 0;
+            a = sll > 0 ? sxl / sll : 0;
+        }
+        if (!(a > 0)) continue;
+        float err = a * a * sll + (float)n * b * b + sxx - 2 * a * b * sl - 2 * a * sxl + 2 * b * sx;
+        if (err < best_err) {
+            best_err = err;
+            best_a = a;
+            best_b = b;
         }
     }
     *a_out = best_a;
@@ -288,13 +281,13 @@ static void quant_q8_0(const float *x, fg_block_q8_0 *b, int64_t nb)
 
 static void quant_q4_0(const float *x, fg_block_q4_0 *b, int64_t nb)
 {
-    int8_t q[FG_QK];
     for (int64_t i = 0; i < nb; i++, b++, x += FG_QK) {
-        float a = f16_round(fit_symmetric(x, FG_QK, -8, 7, q));
+        float a = f16_round(fit_symmetric(x, FG_QK, -8, 7));
+        float ia = a != 0 ? 1.0f / a : 0;
         b->d = fg_f32_to_f16(a);
         for (int j = 0; j < 16; j++) {
-            int q0 = a != 0 ? qclamp(x[j] / a, -8, 7) : 0;
-            int q1 = a != 0 ? qclamp(x[j + 16] / a, -8, 7) : 0;
+            int q0 = qclamp(x[j] * ia, -8, 7);
+            int q1 = qclamp(x[j + 16] * ia, -8, 7);
             b->qs[j] = (uint8_t)((q0 + 8) | ((q1 + 8) << 4));
         }
     }
@@ -332,10 +325,10 @@ static void quant_kq_asym(const float *x, int qmax, uint16_t *d_out, uint16_t *d
     for (int it = 0; it < 3; it++) {
         double suu = 0, suv = 0, svv = 0, sxu = 0, sxv = 0;
         for (int j = 0; j < 8; j++) {
-            float as = d * sc[j], bs = dmin * m[j];
+            float as = d * sc[j], bs = dmin * m[j], ias = as > 0 ? 1.0f / as : 0;
             for (int l = 0; l < 32; l++) {
                 int i = 32 * j + l;
-                q[i] = as > 0 ? (uint8_t)qclamp((x[i] + bs) / as, 0, qmax) : 0;
+                q[i] = (uint8_t)qclamp((x[i] + bs) * ias, 0, qmax);
                 double u = (double)sc[j] * q[i], v = m[j];
                 suu += u * u;
                 suv += u * v;
@@ -396,10 +389,10 @@ static double q6_levels(const float *x, const int8_t sc[16], float d, int8_t lv[
 {
     double err = 0;
     for (int j = 0; j < 16; j++) {
-        float as = d * sc[j];
+        float as = d * sc[j], ias = as != 0 ? 1.0f / as : 0;
         for (int l = 0; l < 16; l++) {
             int k = 16 * j + l;
-            lv[k] = as != 0 ? (int8_t)qclamp(x[k] / as, -32, 31) : 0;
+            lv[k] = (int8_t)qclamp(x[k] * ias, -32, 31);
             double e = (double)x[k] - (double)as * lv[k];
             err += e * e;
         }
@@ -413,7 +406,7 @@ static void quant_q6_k(const float *x, fg_block_q6_k *b, int64_t nb)
     for (int64_t i = 0; i < nb; i++, b++, x += FG_QKK) {
         float a[16], amax = 0, am = 0;
         for (int j = 0; j < 16; j++) {
-            a[j] = fit_symmetric(x + 16 * j, 16, -32, 31, lv + 16 * j);
+            a[j] = fit_symmetric(x + 16 * j, 16, -32, 31);
             if (fabsf(a[j]) > amax) {
                 amax = fabsf(a[j]);
                 am = a[j];

@@ -45,13 +45,15 @@ fg_status qz_stream_tensor(qz_stream *s, fg_gguf_writer *w, const char *name, fg
  * too just faults back in from the page cache when read). */
 void qz_drop_pages(const void *p, size_t len);
 
-/* "<out>.part": where a GGUF is written before it is renamed to `out`. */
+/* Where a GGUF is written: "<out>.part", renamed to `out` once complete, when `out` does
+ * not exist or is a regular file; `out` itself otherwise (a device, a fifo, a symlink:
+ * never replaced by a rename). */
 void qz_part_path(const char *out, char *buf, size_t size);
 /* Checks before any work that `out` can be created: its directory exists and is
  * writable and `out` is not a directory. */
 fg_status qz_check_output(const char *out);
-/* Finishes the writer (its file is `part`) and renames it to `out`; on any failure the
- * part file is removed and the writer freed. */
+/* Finishes the writer (its file is `part`) and renames it to `out` (when they differ); on
+ * any failure the part file is removed. The writer is freed. */
 fg_status qz_finish(fg_gguf_writer *w, const char *part, const char *out);
 
 #endif

@@ -6,7 +6,8 @@
  * pool of threads, written, and the source pages dropped (madvise), so the resident
  * memory is a few MiB of buffers plus the metadata (the tokenizer), whatever the
  * model's size. The output is written to "<out>.part" and renamed to `out` when
- * complete: on any error nothing is left behind and an existing `out` is untouched.
+ * complete: on any error nothing is left behind and an existing `out` is untouched
+ * (an `out` that is not a regular file, e.g. a device, is written in place).
  *
  * From GGUF: every metadata key is copied (general.file_type updated), tensors keep
  * their names, shapes and order. Tensors already in the target type are copied as they

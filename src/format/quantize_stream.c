@@ -162,7 +162,14 @@ void qz_drop_pages(const void *p, size_t len)
 
 /* ---- the output file ------------------------------------------------------------------------ */
 
-void qz_part_path(const char *out, char *buf, size_t size) { snprintf(buf, size, "%s.part", out); }
+void qz_part_path(const char *out, char *buf, size_t size)
+{
+    /* Only a new file or a regular file is replaced by a rename: anything else (a device
+     * such as /dev/full or /dev/stdout, a fifo, a symlink) is written in place. */
+    struct stat st;
+    bool part = lstat(out, &st) != 0 ? errno == ENOENT : S_ISREG(st.st_mode);
+    snprintf(buf, size, part ? "%s.part" : "%s", out);
+}
 
 fg_status qz_check_output(const char *out)
 {
@@ -190,7 +197,7 @@ fg_status qz_finish(fg_gguf_writer *w, const char *part, const char *out)
 {
     fg_status st = fg_gguf_w_finish(w);
     fg_gguf_writer_free(w);   /* removes the part file unless finished */
-    if (st) return st;
+    if (st || !strcmp(part, out)) return st;
     if (rename(part, out) != 0) {
         st = fg_error(FG_ERR_IO, "%s: cannot rename %s to it: %s", out, part, strerror(errno));
         unlink(part);

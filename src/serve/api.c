@@ -351,6 +351,9 @@ static cJSON *normalize_messages(const cJSON *root, api_error *e)
                  type_name(content));
             goto bad;
         }
+        /* OpenAI's "developer" role is the system prompt of newer models: templates know
+         * it as "system" */
+        if (!strcmp(r, "developer")) r = "system";
         cJSON *o = cJSON_CreateObject();
         if (!o || !text || !cJSON_AddStringToObject(o, "role", r)) {
             cJSON_Delete(o);
@@ -483,14 +486,22 @@ job *api_parse_request(fg_server *s, srv_route r, const char *body, size_t len, 
     if (text) {
         size_t n = 0;
         size_t tl = strlen(text);
-        /* an upper bound first: no tokenizer makes more tokens than bytes + BOS */
-        size_t cap = tl + 2 < (size_t)s->max_prompt + 1 ? tl + 2 : (size_t)s->max_prompt + 1;
-        j->prompt = fg_malloc(FG_MEM_RUNTIME, cap * sizeof(int32_t));
-        if (!j->prompt) {
-            fail(e, 500, NULL, NULL, "out of memory");
-            goto bad;
+        /* room for one token per byte, BOS and SentencePiece's leading "▁" (three byte
+         * tokens at worst), capped by the prompt limit; encoded again in the rare case
+         * that is too little */
+        size_t cap = tl + 5 < (size_t)s->max_prompt + 1 ? tl + 5 : (size_t)s->max_prompt + 1;
+        fg_status st = FG_OK;
+        for (int pass = 0; pass < 2; pass++) {
+            fg_free(j->prompt);
+            j->prompt = fg_malloc(FG_MEM_RUNTIME, cap * sizeof(int32_t));
+            if (!j->prompt) {
+                fail(e, 500, NULL, NULL, "out of memory");
+                goto bad;
+            }
+            st = fg_tok_encode(s->tok, text, tl, true, add_bos, j->prompt, cap, &n);
+            if (st || n <= cap || (int64_t)n > s->max_prompt) break;
+            cap = n;
         }
-        fg_status st = fg_tok_encode(s->tok, text, tl, true, add_bos, j->prompt, cap, &n);
         if (st) {
             fail(e, 400, param, "tokenizer", "The prompt could not be tokenized: %s", fg_last_error());
             goto bad;

@@ -187,7 +187,13 @@ static void request_unref(request *rq)
 {
     if (!rq || atomic_fetch_sub(&rq->refs, 1) != 1) return;
     fg_server *s = rq->srv;
-    bool big = rq->body_peak > TRIM_AFTER || (rq->job && rq->job->cap > TRIM_AFTER);
+    size_t out_cap = 0;
+    if (rq->job) {
+        pthread_mutex_lock(&s->lock);
+        out_cap = rq->job->cap;
+        pthread_mutex_unlock(&s->lock);
+    }
+    bool big = rq->body_peak > TRIM_AFTER || out_cap > TRIM_AFTER;
     gen_release(s, rq->job);
     api_sse_free(&rq->sse);
     fg_free(rq->body);

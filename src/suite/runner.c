@@ -194,6 +194,7 @@ static fg_status run_entry(const fg_suite_spec *spec, const fg_suite_run_params 
     int64_t total = -1, avail = -1, stot = -1, sfree = -1;
     fg_probe_meminfo_brief(NULL, &total, &avail, &stot, &sfree);
     res->mem_total = total;
+    t->pg.mem_total = total;
     res->base_available = avail;
     res->base_swap_used = stot >= 0 && sfree >= 0 ? stot - sfree : -1;
 
@@ -253,6 +254,7 @@ static fg_status run_entry(const fg_suite_spec *spec, const fg_suite_run_params 
     if (spec->n_threads > 0) ARG("--threads"), ARG(a_thr);
     if (q != FG_QMIX_NONE) ARG("--quant"), ARG(fg_quant_mix_name(q));
     if (p->bandwidth_gbs > 0) ARG("--bandwidth"), ARG(a_bw);
+    else if (p->bandwidth_gbs < 0) ARG("--no-bandwidth");
     if (spec->n_texts > 0)
         for (int k = 0; k < spec->n_texts; k++) ARG("--text"), ARG(spec->texts[k]);
     else

@@ -222,7 +222,7 @@ typedef struct fg_suite_run_params {
     int64_t settle_tolerance;   /* bytes; default 16 MiB */
     double settle_timeout_s;    /* wait at most this long for memory to come back; default 3 */
     int interval_ms;            /* sampling interval; default 10 */
-    double bandwidth_gbs;       /* passed to children (> 0); 0: each child measures */
+    double bandwidth_gbs;       /* > 0: passed to children; 0: each child measures; < 0: none */
     fg_suite_progress_fn progress;
     void *user;
 } fg_suite_run_params;
