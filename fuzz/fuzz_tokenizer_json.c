@@ -60,7 +60,7 @@ static void exercise(const fg_tokenizer *tok)
         char buf[512];
         fg_tok_token_bytes(tok, id, buf, sizeof buf);
         fg_str p = fg_tok_piece(tok, id);
-        if (p.ptr && fg_tok_find(tok, p.ptr, p.len) < 0) fz_fail("piece of id %d is not found", id);
+        if (p.len && fg_tok_find(tok, p.ptr, p.len) < 0) fz_fail("piece of id %d is not found", id);
         fg_tok_is_eog(tok, id);
         fg_tok_token_type(tok, id);
     }

@@ -29,6 +29,10 @@ static void usage(void)
            "  --max-tokens N       largest max_tokens a request may ask for, and the default (default ctx)\n"
            "  --mem-limit SIZE     memory budget, e.g. 3G (default: the cgroup's or the available memory;\n"
            "                       'none': no budget)\n"
+           "  --mem-margin SIZE    kept free below the limit (default max(64 MiB, 5%%))\n"
+           "  --quant TYPE         quantize while loading (q8_0, q4_k_m, ...)\n"
+           "  --kv-type T          KV cache type: f16 (default), f32, q8_0\n"
+           "  --fit                choose the quantization and context that fit the budget\n"
            "  --grace MS           how long a running generation may go on after SIGTERM (default 5000)\n");
 }
 
@@ -49,6 +53,7 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     fg_serve_params p = fg_serve_default_params();
+    fg_plan_params plan = fg_plan_default_params();
     const char *model = NULL;
     const char *env_key = getenv("FRUGAL_API_KEY");
     if (env_key && *env_key) p.api_key = env_key;
@@ -102,6 +107,8 @@ int cmd_serve(int argc, char **argv)
             else if (!cli_parse_size(v, &sz) || sz == 0 || sz > (uint64_t)INT64_MAX)
                 return cli_fail("serve: --mem-limit wants a size like 3G or 'none', got '%s'", v);
             else p.mem_limit = (int64_t)sz;
+        } else if (!strcmp(a, "--quant") || !strcmp(a, "--kv-type") || !strcmp(a, "--mem-margin") || !strcmp(a, "--fit")) {
+            if (cli_plan_option(argc, argv, &i, &plan) < 0) return 1;
         } else if (a[0] == '-' && a[1]) {
             return cli_fail("serve: unknown option '%s' (try `frugal serve --help`)", a);
         } else if (!model) {

@@ -461,8 +461,9 @@ static fg_status parse(gguf_impl *im)
 {
     fg_gguf *g = &im->pub;
     const char *path = g->file.path;
-    cursor c = {g->file.data, g->file.data, g->file.data + g->file.size, path};
-    if (!c.base) c.base = c.p = c.end = (const uint8_t *)"";
+    /* an empty file has no mapping: never form NULL + 0 (undefined behaviour) */
+    const uint8_t *base = g->file.data ? g->file.data : (const uint8_t *)"";
+    cursor c = {base, base, base + g->file.size, path};
     fg_status st;
 
     if (left(&c) < 4 || memcmp(c.p, "GGUF", 4) != 0)

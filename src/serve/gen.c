@@ -169,26 +169,18 @@ static job_finish interrupted(fg_server *s, job *j)
     return cut ? FIN_SHUTDOWN : FIN_NONE;
 }
 
-/* Evaluates n tokens at the end of the cache, checking the budget for the KV pages the
- * new positions commit first. */
+/* Evaluates n tokens at the end of the cache; the session checks the budget for the KV
+ * pages the new positions commit. */
 static job_finish eval_tokens(fg_server *s, job *j, const int32_t *ids, int64_t n, fg_logits_mode mode)
 {
     int64_t end = fg_session_n_past(s->sess) + n;
     if (end > s->n_ctx) return FIN_CONTEXT;
-    if (end > s->kv_high) {
-        fg_status st = fg_budget_check(s->budget, (end - s->kv_high) * s->kv_bytes_per_token, "the KV cache");
-        if (st) {
-            snprintf(j->error, sizeof j->error, "%s", fg_last_error());
-            return FIN_BUDGET;
-        }
-    }
     fg_status st = fg_session_eval(s->sess, ids, n, mode, s->logits);
     atomic_store_explicit(&s->kv_tokens, fg_session_n_past(s->sess), memory_order_relaxed);
     if (st) {
         snprintf(j->error, sizeof j->error, "%s", fg_last_error());
         return st == FG_ERR_BUDGET ? FIN_BUDGET : st == FG_ERR_CONTEXT ? FIN_CONTEXT : FIN_ERROR;
     }
-    if (end > s->kv_high) s->kv_high = end;
     return FIN_NONE;
 }
 

@@ -113,7 +113,6 @@ struct fg_server {
     bool gen_started;
     float *logits;                /* n_vocab */
     atomic_llong kv_tokens;       /* positions in the KV cache, for readers on other threads */
-    int64_t kv_high;              /* most positions ever committed (pages stay committed) */
     char *piece;                  /* one decoded token */
     size_t piece_cap;
     char *emit;                   /* stop-filtered output of one step */

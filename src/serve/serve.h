@@ -32,7 +32,7 @@
 #ifndef FG_SERVE_H
 #define FG_SERVE_H
 
-#include "core/status.h"
+#include "core/core.h"
 
 typedef struct fg_serve_params {
     const char *host;          /* address to bind: "127.0.0.1" by default, "::1", "0.0.0.0" */
@@ -54,6 +54,9 @@ typedef struct fg_serve_params {
     int shutdown_grace_ms;     /* how long a running generation may go on after shutdown
                                 * begins; default 5000 */
     int timeline_interval_ms;  /* memory sampling interval; default 500 */
+    int quant;                 /* fg_quant_mix applied while loading (0: as stored) */
+    fg_dtype kv_type;          /* KV cache type; default F16 */
+    int64_t mem_margin;        /* budget margin; < 0: the budget's default */
 } fg_serve_params;
 
 fg_serve_params fg_serve_default_params(void);

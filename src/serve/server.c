@@ -18,6 +18,9 @@ fg_serve_params fg_serve_default_params(void)
         .max_body = 1 << 20,
         .shutdown_grace_ms = 5000,
         .timeline_interval_ms = 500,
+        .quant = 0,
+        .kv_type = FG_DT_F16,
+        .mem_margin = -1,
     };
     return p;
 }
@@ -77,10 +80,12 @@ fg_status fg_serve_create(const char *model_path, const fg_serve_params *params,
     if (p.mem_limit >= 0) {
         fg_budget_params bp = fg_budget_default_params();
         bp.limit = p.mem_limit;
+        bp.margin = p.mem_margin;
         if ((st = fg_budget_create(&bp, &s->budget))) goto fail;
     }
     fg_model_params mp = fg_model_default_params();
     mp.n_threads = p.n_threads;
+    mp.quant = p.quant;
     if ((st = fg_model_load(model_path, &mp, &s->model))) goto fail;
     const fg_gguf *g = fg_model_gguf(s->model);
     st = g ? fg_tok_load_gguf(g, &s->tok) : fg_tok_load_hf(fg_model_dir(s->model), &s->tok);
@@ -96,6 +101,8 @@ fg_status fg_serve_create(const char *model_path, const fg_serve_params *params,
     sp.n_ctx = p.n_ctx;
     if (p.n_batch > 0) sp.n_batch = p.n_batch;
     sp.n_threads = p.n_threads;
+    sp.kv_type = p.kv_type;
+    sp.budget = s->budget; /* KV growth is checked when pages are committed */
     if ((st = fg_session_create(s->model, &sp, &s->sess))) goto fail;
     s->n_ctx = fg_session_n_ctx(s->sess);
     s->kv_bytes_per_token = (int64_t)fg_session_kv_bytes_per_token(s->sess);
