@@ -503,9 +503,18 @@ static double simulated_dev(const ref_model *m, const int32_t *ids, int64_t n, c
     return dev;
 }
 
-/* frugal's logits on `path` against the reference of the same file, per the acceptance.
- * dev_rel: the golden JSON whose llama.cpp deviations widen T; NULL: the simulated
- * llama.cpp deviation on this very file does. */
+/* frugal's logits on `path` against the reference of the same file, twice:
+ *  - on the scalar path (float32 activations): the engine reads the file exactly as the
+ *    reference does, so every top-8 logit is within 2e-3 (the F32 acceptance) and the
+ *    top-1 token is the reference's wherever it leads by more than 4e-3;
+ *  - on the machine's best path (which quantizes activations for quantized weights, as
+ *    llama.cpp does): the golden acceptance, top-3 within T = max(B, 1.25 dev) and the
+ *    top-1 where the reference's leads by more than 2T. dev is llama.cpp's deviation on
+ *    that prompt from dev_rel (a golden of the same model and type); without one (the
+ *    tiny models) it is llama.cpp's simulated deviation, the largest over the prompts
+ *    checked: on a 4-token prompt the largest deviation is a handful of rounding
+ *    events, too few for another valid rounding (frugal's: per block of 32 with a
+ *    float32 scale, finer than llama.cpp's) to stay within 1.25x of it by rule. */
 static void check_against_reference(const char *path, const char *prompts_rel, const char *dev_rel, double B,
                                     int max_prompts)
 {
@@ -523,45 +532,65 @@ static void check_against_reference(const char *path, const char *prompts_rel, c
     sp.kv_type = FG_DT_F32;
     if (fg_session_create(fm, &sp, &s)) fail_msg("session: %s", fg_last_error());
     cJSON *root = load_json(prompts_rel), *devs = dev_rel ? load_json(dev_rel) : NULL;
-    const cJSON *p;
-    int pi = 0;
-    cJSON_ArrayForEach(p, cJSON_GetObjectItem(root, "prompts")) {
-        if (pi >= max_prompts) break;
+    const cJSON *prompts = cJSON_GetObjectItem(root, "prompts");
+    int np = cJSON_GetArraySize(prompts) < max_prompts ? cJSON_GetArraySize(prompts) : max_prompts;
+    const fg_isa best = fg_isa_active();
+    double sim_dev = 0;
+    double **hid = calloc((size_t)np, sizeof *hid);
+    for (int pi = 0; pi < np; pi++) {
         int64_t n;
-        int32_t *ids = prompt_ids(p, &n);
-        float *lg = malloc((size_t)(n * m.V) * sizeof *lg);
-        fg_session_truncate(s, 0);
-        if (fg_session_eval(s, ids, n, FG_LOGITS_ALL, lg)) fail_msg("eval: %s", fg_last_error());
-        double *hid = malloc((size_t)(n * m.E) * sizeof *hid), *row = malloc((size_t)m.V * sizeof *row);
-        ref_forward(&m, ids, n, hid);
-        double dev = devs ? cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(devs, "prompts"), pi),
-                                                "llamacpp_max_abs_dev_top3")->valuedouble
-                          : simulated_dev(&m, ids, n, hid);
-        double T = fmax(B, 1.25 * dev), worst = 0;
-        for (int64_t t = 0; t < n; t++) {
-            ref_logits(&m, hid + t * m.E, row);
-            int64_t top[3];
-            top_k(row, m.V, 3, top);
-            const float *ours = lg + t * m.V;
-            for (int j = 0; j < 3; j++) {
-                double d = fabs((double)ours[top[j]] - row[top[j]]);
-                worst = fmax(worst, d);
-                if (d > T)
-                    fail_msg("%s prompt %d pos %lld: logit of %lld is %.5f, reference %.5f (|d| %.3g > T %.3g)", path, pi,
-                             (long long)t, (long long)top[j], ours[top[j]], row[top[j]], d, T);
-            }
-            int64_t best = 0;
-            for (int64_t i = 1; i < m.V; i++)
-                if (ours[i] > ours[best]) best = i;
-            if (row[top[0]] - row[top[1]] > 2 * T && best != top[0])
-                fail_msg("%s prompt %d pos %lld: top-1 %lld, reference %lld", path, pi, (long long)t, (long long)best,
-                         (long long)top[0]);
-        }
-        print_message("%s prompt %d: %lld positions, max |dev| top-3 %.3g (T %.3g%s)\n", path, pi, (long long)n, worst,
-                      T, devs ? "" : ", llama.cpp simulated");
-        free(hid), free(row), free(lg), free(ids);
-        pi++;
+        int32_t *ids = prompt_ids(cJSON_GetArrayItem(prompts, pi), &n);
+        hid[pi] = malloc((size_t)(n * m.E) * sizeof **hid);
+        ref_forward(&m, ids, n, hid[pi]);
+        if (!devs && best != FG_ISA_SCALAR) sim_dev = fmax(sim_dev, simulated_dev(&m, ids, n, hid[pi]));
+        free(ids);
     }
+    double *row = malloc((size_t)m.V * sizeof *row);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && best == FG_ISA_SCALAR) break;
+        assert_int_equal(fg_isa_force(pass == 0 ? FG_ISA_SCALAR : best), FG_OK);
+        for (int pi = 0; pi < np; pi++) {
+            int64_t n;
+            int32_t *ids = prompt_ids(cJSON_GetArrayItem(prompts, pi), &n);
+            double dev = devs ? cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(devs, "prompts"), pi),
+                                                    "llamacpp_max_abs_dev_top3")->valuedouble
+                              : sim_dev;
+            double T = pass == 0 ? 2e-3 : fmax(B, 1.25 * dev), worst = 0;
+            int n_top = pass == 0 ? 8 : 3;
+            float *lg = malloc((size_t)(n * m.V) * sizeof *lg);
+            fg_session_truncate(s, 0);
+            if (fg_session_eval(s, ids, n, FG_LOGITS_ALL, lg)) fail_msg("eval: %s", fg_last_error());
+            for (int64_t t = 0; t < n; t++) {
+                ref_logits(&m, hid[pi] + t * m.E, row);
+                int64_t top[8];
+                top_k(row, m.V, n_top, top);
+                const float *ours = lg + t * m.V;
+                for (int j = 0; j < n_top; j++) {
+                    double d = fabs((double)ours[top[j]] - row[top[j]]);
+                    worst = fmax(worst, d);
+                    if (d > T)
+                        fail_msg("%s (%s path) prompt %d pos %lld: logit of %lld is %.5f, reference %.5f (|d| %.3g > T %.3g)",
+                                 path, fg_isa_name(fg_isa_active()), pi, (long long)t, (long long)top[j], ours[top[j]],
+                                 row[top[j]], d, T);
+                }
+                int64_t b1 = 0;
+                for (int64_t i = 1; i < m.V; i++)
+                    if (ours[i] > ours[b1]) b1 = i;
+                if (row[top[0]] - row[top[1]] > 2 * T && b1 != top[0])
+                    fail_msg("%s (%s path) prompt %d pos %lld: top-1 %lld, reference %lld", path,
+                             fg_isa_name(fg_isa_active()), pi, (long long)t, (long long)b1, (long long)top[0]);
+            }
+            print_message("%s %s path, prompt %d: %lld positions, max |dev| top-%d %.3g (T %.3g%s)\n", path,
+                          fg_isa_name(fg_isa_active()), pi, (long long)n, n_top, worst, T,
+                          pass == 1 && !devs ? ", llama.cpp simulated" : "");
+            free(lg);
+            free(ids);
+        }
+    }
+    assert_int_equal(fg_isa_force(best), FG_OK);
+    for (int pi = 0; pi < np; pi++) free(hid[pi]);
+    free(hid);
+    free(row);
     cJSON_Delete(root);
     cJSON_Delete(devs);
     fg_session_free(s);
@@ -593,6 +622,8 @@ static void simulation_matches_llamacpp(void **st)
             double sim = simulated_dev(&m, ids, n, hid);
             double real = cJSON_GetObjectItem(p, "llamacpp_max_abs_dev_top3")->valuedouble;
             print_message("%s: simulated llama.cpp deviation %.4f, llama.cpp's %.4f\n", mp, sim, real);
+            if (fabs(sim - real) > 0.15 * real + 0.002)
+                fail_msg("%s: the simulation deviates %.4f from the reference, llama.cpp %.4f", mp, sim, real);
             free(hid);
             free(ids);
         }

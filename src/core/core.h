@@ -98,6 +98,9 @@ double fg_measure_read_bandwidth(fg_pool *pool, size_t bytes);
 
 /* ---- small float helpers used by the model (scalar reference; may be vectorised) --- */
 void fg_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
+/* sum a[i]*b[i], and y += a*x, vectorised on the active ISA (src/core/vec.c). */
+float fg_vec_dot(const float *a, const float *b, int64_t n);
+void fg_vec_axpy(float *y, float a, const float *x, int64_t n);
 void fg_softmax_inplace(float *x, int n);
 
 #endif

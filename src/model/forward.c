@@ -99,12 +99,7 @@ static void attn_task(void *arg, int ith, int nth)
         const float *q0 = s->q + (t * nh + kh * group) * hd;
         for (int64_t p = 0; p < n_keys; p++) {
             const float *k = cache_row(s, K, p, kh, ktmp);
-            for (int64_t g = 0; g < group; g++) {
-                const float *q = q0 + g * hd;
-                float d = 0;
-                for (int64_t i = 0; i < hd; i++) d += q[i] * k[i];
-                sc[g * s->n_ctx + p] = d * scale;
-            }
+            for (int64_t g = 0; g < group; g++) sc[g * s->n_ctx + p] = fg_vec_dot(q0 + g * hd, k, hd) * scale;
         }
         for (int64_t g = 0; g < group; g++) {
             float *row = sc + g * s->n_ctx, mx = -INFINITY, sum = 0;
@@ -120,11 +115,8 @@ static void attn_task(void *arg, int ith, int nth)
         }
         for (int64_t p = 0; p < n_keys; p++) {
             const float *v = cache_row(s, V, p, kh, vtmp);
-            for (int64_t g = 0; g < group; g++) {
-                float w = sc[g * s->n_ctx + p];
-                float *o = s->att + (t * nh + kh * group + g) * hd;
-                for (int64_t i = 0; i < hd; i++) o[i] += w * v[i];
-            }
+            for (int64_t g = 0; g < group; g++)
+                fg_vec_axpy(s->att + (t * nh + kh * group + g) * hd, sc[g * s->n_ctx + p], v, hd);
         }
     }
 }

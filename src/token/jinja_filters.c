@@ -141,8 +141,10 @@ static jj_args shift_args(const jj_args *a, size_t skip)
 {
     jj_args r = *a;
     size_t k = skip < a->npos ? skip : a->npos;
-    r.pos += k;
-    r.npos -= k;
+    if (k) { /* pos may be NULL when there are none: never NULL + 0 */
+        r.pos += k;
+        r.npos -= k;
+    }
     return r;
 }
 

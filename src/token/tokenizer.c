@@ -274,7 +274,9 @@ fg_status tok_add_split(fg_tokenizer *t, const char *pattern, size_t len, bool l
     if (!cc) return fg_error(FG_ERR_NOMEM, "%s: out of memory compiling the split pattern", what);
     int err;
     PCRE2_SIZE erroff;
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP | PCRE2_NO_UTF_CHECK | (literal ? PCRE2_LITERAL : 0);
+    /* The pattern comes from the file: PCRE2 checks it is valid UTF-8 (with
+     * PCRE2_NO_UTF_CHECK, invalid UTF-8 in a pattern makes pcre2_compile read out of bounds). */
+    uint32_t opts = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, len, opts, &err, &erroff, cc);
     pcre2_compile_context_free(cc);
     if (!re) {
