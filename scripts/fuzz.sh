@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of fuzz/ (clang, ASan+UBSan, -DFG_FUZZ=ON) in build-fuzz/
+# Builds the libFuzzer targets of fuzz/ (clang, ASan+UBSan, -DFG_FUZZ=ON) in build-libfuzzer/
 # and runs each for a bounded time on its seed corpus (fuzz/corpus/<target>); the make-fuzz
 # equivalent and the CI step.
 #   scripts/fuzz.sh [SECONDS_PER_TARGET [TARGET...]]     (default: 60 s, every target)
 # Exits non-zero when a target crashes, leaks, times out on an input or breaks one of its
-# invariants; the input is kept in build-fuzz/artifacts/ (reproduce: build-fuzz/fuzz/TARGET
-# FILE). New inputs found go to build-fuzz/corpus/<target>, never into the committed seeds.
+# invariants; the input is kept in build-libfuzzer/artifacts/ (reproduce: build-libfuzzer/fuzz/TARGET
+# FILE). New inputs found go to build-libfuzzer/corpus/<target>, never into the committed seeds.
 # Runs at nice 19, one target at a time. FG_FUZZ_BUILD overrides the build directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-build=${FG_FUZZ_BUILD:-build-fuzz}
+build=${FG_FUZZ_BUILD:-build-libfuzzer}
 
 cc=""
 for c in clang-14 clang; do command -v "$c" >/dev/null 2>&1 && { cc=$c; break; }; done

@@ -9,7 +9,9 @@
  *     gamma_K bound with u = 2^-24, doubled for the final cross-lane sums).
  *   - int8 activations (SIMD paths for quantized weights): x is rounded per block of 32
  *     to d * q with d = max|x_block| / 127, |x - d q| <= d / 2, so on top of the float
- *     bound |err| <= sum_i |w_i| * d(i) / 2, computed exactly here.
+ *     bound |err| <= sum_i |w_i| * d(i) / 2, computed exactly here; and, tighter, the
+ *     result must equal sum_i w_i d q_i (the same rounding done here) within the float
+ *     bound alone.
  * A layout or indexing bug moves results by O(A), orders of magnitude above both. */
 #include "testutil.h"
 #include "core/core.h"
@@ -97,21 +99,33 @@ static double check_case(const weights *w, const float *x, int n, fg_pool *pool,
     fg_matmul(&w->m, x, n, y, pool, work);
     double worst = 0;
     bool qa = quant_activations(isa, w->m.dtype);
+    double *xh = malloc(sizeof(double) * (size_t)cols);
+    assert_non_null(xh);
     for (int t = 0; t < n; t++) {
         const float *xt = x + (size_t)t * cols;
         double dblk[4096 / 32 + 1];
         for (int64_t b = 0; b < cols / 32; b++) {
+            /* the activation rounding of the SIMD paths, exactly: d = max|x| / 127 and
+             * q = nearest-even(x * (1/d)) in float32 */
             float amax = 0;
             for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(xt[32 * b + i]));
-            dblk[b] = amax / 127.0;
+            float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
+            dblk[b] = d;
+            for (int i = 0; i < 32; i++) xh[32 * b + i] = (double)d * nearbyintf(xt[32 * b + i] * id);
         }
         for (int64_t r = 0; r < rows; r++) {
             const double *wr = w->wd + r * cols;
-            double ref = 0, a = 0, qb = 0;
+            double ref = 0, a = 0, qb = 0, refq = 0, aq = 0, wmax = 0, xs = 0;
             for (int64_t i = 0; i < cols; i++) {
                 ref += wr[i] * xt[i];
                 a += fabs(wr[i] * xt[i]);
-                if (qa) qb += fabs(wr[i]) * dblk[i / 32] / 2;
+                if (qa) {
+                    qb += fabs(wr[i]) * dblk[i / 32] / 2;
+                    refq += wr[i] * xh[i];
+                    aq += fabs(wr[i] * xh[i]);
+                    wmax = fmax(wmax, fabs(wr[i]));
+                    xs += fabs(xh[i]);
+                }
             }
             double tol = (double)(cols / 8 + 32) * 0x1p-24 * a * 2 + qb * 1.0001 + 1e-30;
             double got = y[(size_t)t * rows + r];
@@ -120,8 +134,20 @@ static double check_case(const weights *w, const float *x, int n, fg_pool *pool,
                 fail_msg("%s: y[%d][%lld] = %.9g, reference %.9g, err %.3g > tol %.3g", what, t, (long long)r, got,
                          ref, err, tol);
             if (err / tol > worst) worst = err / tol;
+            if (qa) {
+                /* against the same math on the rounded activations: only float32
+                 * rounding (products of int8 levels are exact) separates the two, so
+                 * any misplaced scale or level shows. Kernels may add offset or min
+                 * terms in float (level offset * scale <= 1.2 max|w| per element, with
+                 * the sum of |x|), which bounds the magnitudes being rounded. */
+                double tolq = (double)(cols / 8 + 32) * 0x1p-24 * (aq + 1.2 * wmax * xs) * 2 + 1e-30;
+                if (!(fabs(got - refq) <= tolq))
+                    fail_msg("%s: y[%d][%lld] = %.9g, reference on rounded activations %.9g, err %.3g > %.3g", what,
+                             t, (long long)r, got, refq, fabs(got - refq), tolq);
+            }
         }
     }
+    free(xh);
     free(y);
     free(work);
     return worst;

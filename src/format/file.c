@@ -22,7 +22,9 @@ fg_status fg_file_map(const char *path, fg_file *out)
     memset(out, 0, sizeof *out);
     if (!path || !*path) return fg_error(FG_ERR_ARG, "fg_file_map: empty path");
 
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO (or a device) named as a model must not wait for a
+     * writer; the type check below then refuses it. No effect on regular files. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return fg_error(FG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0) {

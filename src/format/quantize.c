@@ -53,8 +53,10 @@ static bool is_quantized(fg_dtype dt) { return dt != FG_DT_F32 && dt != FG_DT_F1
 /* ---- rows from a mapped tensor ----------------------------------------------------------------- */
 
 /* A matrix in a mapping: rows of src_row_bytes in dtype dt. GGUF row r is source row
- * fg_synth_gguf_src_row(&perm, r) (perm.gguf_permute_heads == 0: the identity). */
+ * fg_synth_gguf_src_row(&perm, r) (perm.gguf_permute_heads == 0: the identity). The
+ * mapping spans [map_lo, map_hi). */
 typedef struct mapped_rows {
+    const uint8_t *map_lo, *map_hi;
     const uint8_t *data;
     fg_dtype dt;
     int64_t cols;
@@ -72,11 +74,25 @@ static void mapped_get(void *ctx, int64_t row0, int64_t n, float *out)
 }
 
 /* Rows [row0, row1) are written: their source pages go (chunks of a permuted tensor are
- * whole heads, so the source rows are the same range). */
+ * whole heads, so the source rows are the same range).
+ *
+ * Not just the chunk's pages: a read fault maps more than the page it hits ("fault
+ * around", and whole large folios of the page cache, up to 2 MiB), so reading a chunk
+ * maps pages of the chunk before it (a page shared at the boundary is dropped, then
+ * faulted in again) and of the neighbouring tensors. Each drop therefore covers the
+ * tensor from its start to the end of the chunk, widened by 2 MiB on both sides (within
+ * the mapping): what reading this tensor mapped is gone when it is done, and the peak
+ * stays one chunk plus a few MiB. Dropping pages about to be read only costs a minor
+ * fault each (they stay in the page cache). */
+#define DROP_MARGIN ((size_t)2 << 20)
 static void mapped_drop(void *ctx, int64_t row0, int64_t row1)
 {
+    (void)row0;
     const mapped_rows *m = ctx;
-    qz_drop_pages(m->data + (size_t)row0 * m->row_bytes, (size_t)(row1 - row0) * m->row_bytes);
+    const uint8_t *a = m->data, *e = m->data + (size_t)row1 * m->row_bytes;
+    a = (size_t)(a - m->map_lo) > DROP_MARGIN ? a - DROP_MARGIN : m->map_lo;
+    e = (size_t)(m->map_hi - e) > DROP_MARGIN ? e + DROP_MARGIN : m->map_hi;
+    qz_drop_pages(a, (size_t)(e - a));
 }
 
 static void mapped_source(mapped_rows *m, qz_source *src)
@@ -201,6 +217,8 @@ static fg_status from_gguf(const char *in, const char *out, const fg_quantize_pa
         for (uint32_t d = 1; d < t->n_dims; d++) rows *= (int64_t)t->ne[d];
         mapped_rows m;
         memset(&m, 0, sizeof m);
+        m.map_lo = g->file.data;
+        m.map_hi = g->file.data + g->file.size;
         m.data = t->data;
         m.dt = t->dtype;
         m.cols = (int64_t)t->ne[0];
@@ -261,6 +279,15 @@ static fg_status hf_open(void *ctx, const fg_synth_tensor *t, qz_source *out)
     fg_status st = hf_find(h, t, &s);
     if (st) return st;
     memset(&h->m, 0, sizeof h->m);
+    /* the shard's mapping that holds the tensor */
+    for (int i = 0; i < h->st->n_files; i++) {
+        const fg_file *f = &h->st->files[i];
+        if ((const uint8_t *)s->data >= f->data && (const uint8_t *)s->data + s->nbytes <= f->data + f->size) {
+            h->m.map_lo = f->data;
+            h->m.map_hi = f->data + f->size;
+        }
+    }
+    if (!h->m.map_lo) return fg_error(FG_ERR_INTERNAL, "%s: tensor %s is in no mapped shard", h->dir, t->name);
     h->m.data = s->data;
     h->m.dt = s->dtype;
     h->m.cols = t->cols;

@@ -22,6 +22,7 @@ static _Atomic int64_t peak[FG_MEM_TAG_COUNT];
 static _Atomic int64_t total_cur, total_peak;
 static _Atomic int64_t n_allocs;
 static _Atomic int64_t fail_at; /* 0: never; else the n_allocs value that fails */
+static fg_mem_hook_fn _Atomic alloc_hook;
 
 static const char *const tag_names[FG_MEM_TAG_COUNT] = {
     "weights-mapped", "weights-owned", "kv", "scratch", "tokenizer", "runtime",
@@ -51,9 +52,13 @@ void fg_mem_account(fg_mem_tag tag, int64_t delta)
     }
 }
 
-static bool injected_failure(void)
+/* Counts an allocation; true when it is to fail. `caller`: the return address into the
+ * code that asked (public entry points pass __builtin_return_address(0)). */
+static bool injected_failure(const void *caller)
 {
     int64_t n = atomic_fetch_add_explicit(&n_allocs, 1, memory_order_relaxed) + 1;
+    fg_mem_hook_fn hook = atomic_load_explicit(&alloc_hook, memory_order_relaxed);
+    if (hook) hook(n, caller);
     int64_t f = atomic_load_explicit(&fail_at, memory_order_relaxed);
     return f > 0 && n >= f;
 }
@@ -63,10 +68,12 @@ void fg_mem_fail_after(int64_t n)
     atomic_store(&fail_at, n > 0 ? atomic_load(&n_allocs) + n : 0);
 }
 
-void *fg_malloc(fg_mem_tag tag, size_t size)
+void fg_mem_set_hook(fg_mem_hook_fn fn) { atomic_store(&alloc_hook, fn); }
+
+static void *alloc_at(fg_mem_tag tag, size_t size, const void *caller)
 {
     if ((unsigned)tag >= FG_MEM_TAG_COUNT || size > SIZE_MAX - sizeof(block_header)) return NULL;
-    if (injected_failure()) return NULL;
+    if (injected_failure(caller)) return NULL;
     block_header *h = malloc(sizeof *h + size);
     if (!h) return NULL;
     h->size = size;
@@ -76,20 +83,22 @@ void *fg_malloc(fg_mem_tag tag, size_t size)
     return h + 1;
 }
 
+void *fg_malloc(fg_mem_tag tag, size_t size) { return alloc_at(tag, size, __builtin_return_address(0)); }
+
 void *fg_calloc(fg_mem_tag tag, size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size) return NULL;
-    void *p = fg_malloc(tag, n * size);
+    void *p = alloc_at(tag, n * size, __builtin_return_address(0));
     if (p) memset(p, 0, n * size);
     return p;
 }
 
 void *fg_realloc(void *p, size_t size)
 {
-    if (!p) return fg_malloc(FG_MEM_RUNTIME, size);
+    if (!p) return alloc_at(FG_MEM_RUNTIME, size, __builtin_return_address(0));
     block_header *h = (block_header *)p - 1;
     if (size > SIZE_MAX - sizeof(block_header)) return NULL;
-    if (injected_failure()) return NULL;
+    if (injected_failure(__builtin_return_address(0))) return NULL;
     size_t old = h->size;
     fg_mem_tag tag = (fg_mem_tag)h->tag;
     block_header *nh = realloc(h, sizeof *nh + size);
@@ -99,16 +108,18 @@ void *fg_realloc(void *p, size_t size)
     return nh + 1;
 }
 
-char *fg_strndup(fg_mem_tag tag, const char *s, size_t n)
+static char *strndup_at(fg_mem_tag tag, const char *s, size_t n, const void *caller)
 {
-    char *d = fg_malloc(tag, n + 1);
+    char *d = alloc_at(tag, n + 1, caller);
     if (!d) return NULL;
     memcpy(d, s, n);
     d[n] = 0;
     return d;
 }
 
-char *fg_strdup(fg_mem_tag tag, const char *s) { return fg_strndup(tag, s, strlen(s)); }
+char *fg_strndup(fg_mem_tag tag, const char *s, size_t n) { return strndup_at(tag, s, n, __builtin_return_address(0)); }
+
+char *fg_strdup(fg_mem_tag tag, const char *s) { return strndup_at(tag, s, strlen(s), __builtin_return_address(0)); }
 
 void fg_free(void *p)
 {
@@ -149,7 +160,7 @@ fg_status fg_region_reserve(fg_region *r, fg_mem_tag tag, size_t bytes)
     if (bytes == 0) return FG_OK;
     size_t ps = page_size();
     bytes = (bytes + ps - 1) / ps * ps;
-    if (injected_failure()) return fg_error(FG_ERR_NOMEM, "cannot reserve %zu bytes for %s", bytes, fg_mem_tag_name(tag));
+    if (injected_failure(__builtin_return_address(0))) return fg_error(FG_ERR_NOMEM, "cannot reserve %zu bytes for %s", bytes, fg_mem_tag_name(tag));
     /* PROT_NONE + MAP_NORESERVE: address space only; nothing is resident or charged. */
     void *p = mmap(NULL, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)

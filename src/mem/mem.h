@@ -56,6 +56,11 @@ void fg_mem_account(fg_mem_tag tag, int64_t delta);
 /* Fault injection: the Nth allocation from now (1-based) and every later one fail,
  * until reset with 0. */
 void fg_mem_fail_after(int64_t n);
+/* Test hook: called at every allocation (fg_malloc/calloc/realloc/strdup, region
+ * reserve) with its ordinal (the n_allocs count) and the return address in the code that
+ * asked for it, so a fault-injection walk can name the call sites it covers. NULL: none. */
+typedef void (*fg_mem_hook_fn)(int64_t ordinal, const void *caller);
+void fg_mem_set_hook(fg_mem_hook_fn fn);
 
 /* Kernel probes, mapped-weight registry and the breakdown; the budget; the timeline. */
 #include "mem/probe.h"

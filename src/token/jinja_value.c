@@ -86,9 +86,13 @@ void jj_rfail(jj_ctx *c, fg_status s, const char *fmt, ...)
 void *jj_alloc(jj_ctx *c, size_t n)
 {
     void *p = jj_arena_alloc(&c->arena, n);
-    if (!p)
-        jj_rfail(c, FG_ERR_BUDGET, "render needs more than %zu MiB of memory",
-                 c->arena.limit >> 20);
+    if (!p) {
+        /* the render's own limit (a hostile template), or the machine out of memory */
+        size_t rounded = n > SIZE_MAX / 2 ? SIZE_MAX / 2 : (n + 15) & ~(size_t)15;
+        if (c->arena.limit && rounded > c->arena.limit - (c->arena.total < c->arena.limit ? c->arena.total : c->arena.limit))
+            jj_rfail(c, FG_ERR_BUDGET, "render needs more than %zu MiB of memory", c->arena.limit >> 20);
+        jj_rfail(c, FG_ERR_NOMEM, "out of memory (%zu bytes for the render)", n);
+    }
     return p;
 }
 

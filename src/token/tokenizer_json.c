@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -455,12 +456,18 @@ done:
 static fg_status read_all(const char *path, char **buf, size_t *len)
 {
     *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return fg_error(FG_ERR_IO, "%s: %s", path, strerror(errno));
+    /* O_NONBLOCK: a FIFO must not block the open; it is refused as not a regular file */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return fg_error(FG_ERR_IO, "%s: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(f), &sb) || !S_ISREG(sb.st_mode)) {
-        fclose(f);
+    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+        close(fd);
         return fg_error(FG_ERR_IO, "%s: not a regular file", path);
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return fg_error(FG_ERR_IO, "%s: %s", path, strerror(errno));
     }
     size_t n = (size_t)sb.st_size;
     char *b = fg_malloc(FG_MEM_TOKENIZER, n + 1);
