@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 PACKAGES=(build-essential cmake pkg-config xz-utils time
           libcmocka-dev libcjson-dev libpcre2-dev libutf8proc-dev libmicrohttpd-dev
           chromium)  # chromium: the server's browser test (tests/serve)
+# the hardening steps of scripts/test.sh: libFuzzer (scripts/fuzz.sh), memcheck (scripts/valgrind.sh)
+PACKAGES+=(clang libclang-rt-14-dev llvm valgrind)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

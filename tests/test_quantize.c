@@ -897,6 +897,17 @@ static void quantize_q256(void **st)
     /* a BF16 checkpoint: Q8_0 of the BF16 values, bit for bit */
     quantize(test_model_path("qwen2-q256-hf-bf16"), tmp_path("q256-bf16src.gguf"), "q8_0", 2, NULL);
     check_q8_0_bits(tmp_path("q256-bf16src.gguf"), test_model_path("qwen2-q256-hf-bf16"), 4, 2);
+    /* its BF16 norms and biases are widened to F32, as every GGUF converter does */
+    fg_gguf *g;
+    assert_int_equal(fg_gguf_open(tmp_path("q256-bf16src.gguf"), &g), FG_OK);
+    int n_vec = 0;
+    for (uint64_t i = 0; i < g->n_tensors; i++)
+        if (g->tensors[i].n_dims == 1) {
+            assert_int_equal(g->tensors[i].dtype, FG_DT_F32);
+            n_vec++;
+        }
+    assert_int_equal(n_vec, 11);
+    fg_gguf_close(g);
     unlink(tmp_path("q256-bf16src.gguf"));
 }
 

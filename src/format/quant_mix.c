@@ -63,7 +63,10 @@ static fg_dtype fit_block(fg_dtype want, int64_t cols)
 
 fg_dtype fg_quant_mix_type(fg_quant_mix m, const char *name, uint32_t n_dims, int64_t cols, int64_t n_layers, bool tied)
 {
-    if (n_dims < 2 || m == FG_QMIX_NONE) return FG_DT_INVALID; /* keep */
+    if (m == FG_QMIX_NONE) return FG_DT_INVALID; /* keep */
+    /* vectors stay F32, as the header says (this returned "keep" before, which left a
+     * F16/BF16 norm of a Hugging Face checkpoint in its 16-bit type) */
+    if (n_dims < 2) return FG_DT_F32;
     bool output = !strcmp(name, "output.weight") || (tied && !strcmp(name, "token_embd.weight"));
     int L = layer_of(name);
     bool sensitive = L >= 0 && (has_suffix(name, ".attn_v.weight") || has_suffix(name, ".ffn_down.weight")) &&

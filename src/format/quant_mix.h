@@ -30,7 +30,8 @@ const char *fg_quant_mix_name(fg_quant_mix m);
 uint32_t fg_quant_mix_file_type(fg_quant_mix m);
 
 /* The dtype for a tensor, named with GGUF names (token_embd.weight, blk.N.attn_v.weight,
- * output.weight, ...). n_dims 1 -> F32. `tied`: the embedding doubles as the output. */
+ * output.weight, ...). n_dims 1 -> F32; FG_QMIX_NONE -> FG_DT_INVALID (keep as stored).
+ * `tied`: the embedding doubles as the output. */
 fg_dtype fg_quant_mix_type(fg_quant_mix m, const char *gguf_name, uint32_t n_dims, int64_t cols, int64_t n_layers,
                            bool tied);
 

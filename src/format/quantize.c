@@ -179,7 +179,7 @@ static fg_status from_gguf(const char *in, const char *out, const fg_quantize_pa
                           (unsigned long long)t->nbytes, (long long)rows, (long long)cols, fg_dtype_name(t->dtype));
             break;
         }
-        to[i] = t->n_dims < 2 ? FG_DT_F32 : fg_quant_mix_type(p->mix, name, t->n_dims, cols, n_layers, tied);
+        to[i] = fg_quant_mix_type(p->mix, name, t->n_dims, cols, n_layers, tied);   /* vectors: F32 */
         if (to[i] == FG_DT_INVALID || !fg_row_bytes(to[i], cols)) {
             st = fg_error(FG_ERR_UNSUPPORTED, "%s: tensor %s (%lld columns) cannot be stored as %s", in, name,
                           (long long)cols, fg_quant_mix_name(p->mix));

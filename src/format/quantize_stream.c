@@ -58,7 +58,7 @@ void qz_stream_set_progress(qz_stream *s, uint64_t total, qz_progress_fn fn, voi
     s->user = user;
 }
 
-/* Grows a buffer (contents not kept). */
+/* Grows a buffer (contents not kept; on failure it is NULL with capacity 0). */
 static fg_status grow(void **p, size_t *cap, size_t need, const char *what)
 {
     if (*cap >= need) return FG_OK;
@@ -130,13 +130,15 @@ fg_status qz_stream_tensor(qz_stream *s, fg_gguf_writer *w, const char *name, fg
     if (per < align) per = align;
     if (per > rows) per = rows;
     fg_status st = grow((void **)&s->out, &s->out_cap, (size_t)per * rb, "output chunk");
-    size_t tmp_per = THREAD_FLOATS > (size_t)cols ? THREAD_FLOATS : (size_t)cols;
-    size_t tmp_cap = s->tmp_per * (size_t)s->nth * sizeof(float);
-    if (!st && s->tmp_per < tmp_per) {
-        st = grow((void **)&s->tmp, &tmp_cap, tmp_per * (size_t)s->nth * sizeof(float), "conversion buffers");
-        if (!st) s->tmp_per = tmp_per;
-    }
     if (st) return st;
+    /* per thread: at least one row, THREAD_FLOATS values to amortise the calls */
+    size_t tmp_per = THREAD_FLOATS > (size_t)cols ? THREAD_FLOATS : (size_t)cols;
+    if (s->tmp_per < tmp_per) {
+        fg_free(s->tmp);
+        s->tmp = fg_malloc(FG_MEM_SCRATCH, tmp_per * (size_t)s->nth * sizeof(float));
+        s->tmp_per = s->tmp ? tmp_per : 0;
+        if (!s->tmp) return fg_error(FG_ERR_NOMEM, "out of memory for the conversion buffers");
+    }
 
     for (int64_t r = 0; r < rows; r += per) {
         int64_t n = rows - r < per ? rows - r : per;

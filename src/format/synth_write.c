@@ -300,8 +300,7 @@ static fg_status gguf_metadata(fg_gguf_writer *w, const fg_synth_config *c, uint
 
 fg_dtype synth_gguf_tensor_type(const fg_synth_config *c, const synth_gguf_out *o, const fg_synth_tensor *t)
 {
-    if (t->n_dims == 1) return FG_DT_F32;   /* norms and biases stay F32 */
-    if (o->mix == FG_QMIX_NONE) return o->dtype;
+    if (o->mix == FG_QMIX_NONE) return t->n_dims == 1 ? FG_DT_F32 : o->dtype;   /* norms and biases stay F32 */
     return fg_quant_mix_type(o->mix, t->gguf_name, t->n_dims, t->cols, c->hf.n_layers, c->hf.tie_word_embeddings);
 }
 

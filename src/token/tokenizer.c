@@ -275,8 +275,9 @@ fg_status tok_add_split(fg_tokenizer *t, const char *pattern, size_t len, bool l
     int err;
     PCRE2_SIZE erroff;
     /* The pattern comes from the file: PCRE2 checks it is valid UTF-8 (with
-     * PCRE2_NO_UTF_CHECK, invalid UTF-8 in a pattern makes pcre2_compile read out of bounds). */
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
+     * PCRE2_NO_UTF_CHECK, invalid UTF-8 in a pattern makes pcre2_compile read out of bounds).
+     * PCRE2_UCP is refused with PCRE2_LITERAL ("invalid option bits"), and means nothing there. */
+    uint32_t opts = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, len, opts, &err, &erroff, cc);
     pcre2_compile_context_free(cc);
     if (!re) {
