@@ -10,16 +10,20 @@ set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
 
 # Debian's cross gcc already searches the multiarch folders (/usr/include/aarch64-linux-gnu,
 # /usr/lib/aarch64-linux-gnu) where the :arm64 packages put their headers and libraries,
-# so no sysroot is set. Its own runtime (libc, ld-linux-aarch64.so.1) is under
-# /usr/aarch64-linux-gnu, which is where qemu looks for the dynamic loader (-L); paths not
-# found under that prefix fall back to the host's (/usr/lib/aarch64-linux-gnu/libcjson...).
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -L /usr/aarch64-linux-gnu)
+# so no sysroot is set.
+#
+# qemu runs the binaries with the arm64 multiarch loader and libc (libc6:arm64, which the
+# :arm64 -dev packages pull in): -L / . Not -L /usr/aarch64-linux-gnu (the cross
+# toolchain's own copy): with that prefix qemu takes ld-linux-aarch64.so.1 from the cross
+# libc but the loader then finds libc.so.6 in /lib/aarch64-linux-gnu, a different glibc
+# build, and the first pthread_create hangs (seen with 2.36-8cross1 vs 2.36-9+deb12u14).
 if(NOT FG_QEMU)
   find_program(FG_QEMU NAMES qemu-aarch64 qemu-aarch64-static)
 endif()
-if(FG_QEMU)
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${FG_QEMU} -L /usr/aarch64-linux-gnu)
+if(NOT FG_QEMU)
+  set(FG_QEMU qemu-aarch64)
 endif()
+set(CMAKE_CROSSCOMPILING_EMULATOR ${FG_QEMU} -L /)
 
 # pkg-config must see only the arm64 .pc files (plus the architecture-independent ones),
 # never the host's /usr/lib/x86_64-linux-gnu/pkgconfig.

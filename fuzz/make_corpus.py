@@ -30,7 +30,7 @@ def read(p):
         return f.read()
 
 
-shutil.rmtree(out, ignore_errors=True)
+# seeds are overwritten in place: fuzz/corpus/*/regress-* (inputs that once failed) stay
 
 # ---- micro models (frugal synth) -----------------------------------------------------
 qtok = os.path.join(models, "qwen-tokenizer")
@@ -96,7 +96,8 @@ def gguf_str(s):
 l2 = json.loads(lzma.open(os.path.join(data, "tokenizers", "llama2", "tokenizer.json.xz")).read())
 vocab = sorted(l2["model"]["vocab"].items(), key=lambda kv: kv[1])
 keep = [p for p, i in vocab[:259]]                     # <unk> <s> </s> and the 256 byte tokens
-keep += [p for p, i in vocab if len(p) <= 3 and i >= 259][:200]
+keep += [p for p, i in vocab if i >= 259 and (len(p) <= 2 or (p.startswith("\u2581") and len(p) <= 3))][:300]
+keep.append("\u2581")
 kv = []
 kv.append(gguf_str("general.architecture") + struct.pack("<I", 8) + gguf_str("llama"))
 kv.append(gguf_str("tokenizer.ggml.model") + struct.pack("<I", 8) + gguf_str("llama"))

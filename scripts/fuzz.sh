@@ -17,11 +17,6 @@ cc=""
 for c in clang-14 clang; do command -v "$c" >/dev/null 2>&1 && { cc=$c; break; }; done
 [ -n "$cc" ] || { echo "fuzz.sh: clang not found (scripts/setup.sh installs it)" >&2; exit 1; }
 
-start=$(date +%s)
-CC=$cc nice -n 19 cmake -S . -B "$build" -DFG_FUZZ=ON -DFG_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-nice -n 19 cmake --build "$build" -j "$(nproc)" >/dev/null
-echo "fuzz: built in $(( $(date +%s) - start )) s"
-
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for f in fuzz/fuzz_*.c; do
@@ -29,6 +24,12 @@ if [ ${#targets[@]} -eq 0 ]; then
     [ "$t" = fuzz_util ] || targets+=("${t#fuzz_}")
   done
 fi
+
+start=$(date +%s)
+CC=$cc nice -n 19 cmake -S . -B "$build" -DFG_FUZZ=ON -DFG_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# only the fuzzers (and the library they link), not the command
+nice -n 19 cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
+echo "fuzz: built in $(( $(date +%s) - start )) s"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -44,12 +45,15 @@ for t in "${targets[@]}"; do
   log="$build/logs/$t.log"
   t0=$(date +%s)
   rc=0
-  nice -n 19 "$bin" -max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 -max_len=131072 \
+  timer=()  # CPU seconds (user + system) of the fuzzer, when GNU time is there
+  [ -x /usr/bin/time ] && timer=(/usr/bin/time -f "%U %S" -o "$build/logs/$t.cpu")
+  nice -n 19 "${timer[@]}" "$bin" -max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 -max_len=131072 \
     -print_final_stats=1 -artifact_prefix="$build/artifacts/$t-" "${dict[@]}" \
     "$work" "fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  echo "fuzz: $t: ${execs:-?} inputs, coverage ${cov:-?}, $(( $(date +%s) - t0 )) s, exit $rc"
+  cpu=$([ -f "$build/logs/$t.cpu" ] && awk 'END { printf "%.0f", $1 + $2 }' "$build/logs/$t.cpu" || echo "?")
+  echo "fuzz: $t: ${execs:-?} inputs, coverage ${cov:-?}, $(( $(date +%s) - t0 )) s wall, ${cpu} s CPU, exit $rc"
   if [ $rc -ne 0 ]; then
     failed+=("$t")
     grep -E 'ERROR|FUZZ INVARIANT|SUMMARY|Test unit written|runtime error' "$log" | head -20 >&2 || true

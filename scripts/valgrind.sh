@@ -15,7 +15,8 @@ command -v valgrind >/dev/null || { echo "valgrind.sh: valgrind not found (scrip
 # valgrind emulates AVX2 but not AVX-512 (its CPUID hides it; FG_ISA makes the choice explicit)
 export FG_ISA=avx2
 vg=(valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible
-    --show-leak-kinds=definite,indirect,possible --track-origins=yes --quiet)
+    --show-leak-kinds=definite,indirect,possible --track-origins=yes --quiet
+    --suppressions=scripts/valgrind.supp)
 start=$(date +%s)
 echo "valgrind: frugal run (qwen2-q256-f32, 4 tokens)"
 "${vg[@]}" "$build/frugal" run "$models/qwen2-q256-f32.gguf" -p "Hello" -n 4 >/dev/null

@@ -1,25 +1,35 @@
-/* Fault injection: every allocation of one whole load-and-generate run is made to fail
- * in turn, and every failure must be reported cleanly.
+/* Fault injection: every allocation of a whole load-and-generate run is made to fail in
+ * turn, and every failure must be reported cleanly.
  *
- * The run (qwen2-q256-f32.gguf: vocabulary 4096, 2 layers) is what `frugal run -p` does:
- * load the model, load its tokenizer from the GGUF, render the prompt with the model's
- * chat template, encode it, create a budget, a session and a sampler (temperature, top-k,
- * top-p, penalties), and generate a few tokens with a stop string.
+ * The runs (qwen2-q256: vocabulary 4096, 2 layers) do what `frugal run -p` does: plan,
+ * load the model, load its tokenizer, render the prompt with the model's chat template,
+ * encode it, create a budget, a session and a sampler (temperature, top-k, top-p, min-p,
+ * repetition penalty), and generate a few tokens with a stop string. Three kinds:
+ *   GGUF      qwen2-q256-f32.gguf computed as stored, tokenizer from the GGUF;
+ *   HF q8_0   the Hugging Face directory (config.json, safetensors, tokenizer.json),
+ *             quantized to q8_0 while loading;
+ *   JSON      the JSON readers on small files with cJSON's own allocations routed
+ *             through the tagged allocator (cJSON_InitHooks), so they fail too.
  *
  * The walk first counts the allocations of one run (fg_mem_stats.n_allocs) and records
  * the call site of each (fg_mem_set_hook: the return address into the code that asked);
- * then for every N from 1 to that count it runs again with fg_mem_fail_after(N) (the Nth
- * allocation and every later one fail) and checks:
+ * then for every N from 1 to that count it runs again with fg_mem_fail_after(N), in two
+ * modes: the Nth allocation and every later one fail, and only the Nth fails (the hook
+ * lifts the injection at N+1, so recovery paths run with memory available again). Checks:
  *   - the run fails with FG_ERR_NOMEM and a one-line message, or succeeds with exactly the
- *     baseline's text (a failure that was absorbed must not change the result);
+ *     baseline's tokens and text (a failure that was absorbed must not change the result);
  *   - every tagged byte is returned (fg_mem_stats before == after); untagged leaks are
  *     LeakSanitizer's (the ASan build) and valgrind's (scripts/valgrind.sh);
  *   - the allocation sequence is deterministic (the Nth allocation has the same call site
  *     as in the counting run), so the walk really visits every site.
- * It prints how many allocations and distinct call sites the walk covered.
+ * It prints how many allocations and distinct call sites each walk covered; with
+ * FG_FAULT_WALK_SITES=FILE it appends the sites' offsets (for addr2line).
+ * Known gap, counted apart: cJSON returns NULL both for bad syntax and for a failed
+ * allocation, so the JSON readers report its allocation failures as malformed JSON.
  *
- * I/O faults: a directory, a FIFO (must not block), a file truncated at many points,
- * tokenizer.json / config.json truncated and unreadable, and writers aimed at /dev/full. */
+ * I/O faults: a directory, a FIFO and a device where a file is expected (must not block),
+ * a model truncated at many points, tokenizer.json / config.json truncated, an unreadable
+ * file, and the GGUF and safetensors writers aimed at /dev/full. */
 #define _GNU_SOURCE /* dladdr */
 #include "testutil.h"
 #include "model/plan.h"
