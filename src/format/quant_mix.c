@@ -54,9 +54,13 @@ static bool has_suffix(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
+/* Rows that are not whole 256-element super-blocks (Qwen2.5-0.5B's 896 columns) cannot
+ * hold K-quants: Q4_K falls back to Q4_0 (the same 4.5 bits per weight), Q5_K and Q6_K
+ * to Q8_0 (never fewer bits than asked), anything else to F16. */
 static fg_dtype fit_block(fg_dtype want, int64_t cols)
 {
     if (fg_row_bytes(want, cols)) return want;
+    if (want == FG_DT_Q4_K && fg_row_bytes(FG_DT_Q4_0, cols)) return FG_DT_Q4_0;
     if (fg_row_bytes(FG_DT_Q8_0, cols) && want != FG_DT_F16 && want != FG_DT_BF16) return FG_DT_Q8_0;
     return FG_DT_F16;
 }

@@ -11,7 +11,8 @@
  *   q5_k_m: the same with Q5_K as the base type.
  *   q4_0:   Q4_0 everywhere but Q6_K for the output matrix / tied embedding.
  * Vectors (norms, biases, rope factors) always stay F32. A matrix whose row length is
- * not a multiple of the chosen type's block falls back to Q8_0 (blocks of 32), then F16. */
+ * not a multiple of the chosen type's block falls back: Q4_K to Q4_0 (same bits), Q5_K
+ * and Q6_K to Q8_0, then F16. */
 #ifndef FG_QUANT_MIX_H
 #define FG_QUANT_MIX_H
 
