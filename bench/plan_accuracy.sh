@@ -25,7 +25,7 @@ for shape in $shapes; do
     for c in $ctxs; do
       plan=$($frugal plan "$m" --ctx "$c" --tokens $((20 + n_gen)) --json)
       out=$(mktemp)
-      /usr/bin/time -v $frugal run "$m" --ids "$ids" -n $n_gen --ctx "$c" -v >/dev/null 2>"$out"
+      /usr/bin/time -v $frugal run "$m" --ids "$ids" -n $n_gen --ctx "$c" --threads "${THREADS:-2}" -v >/dev/null 2>"$out"
       python3 - "$m" "$c" "$size" "$plan" "$out" <<'PY'
 import json, re, sys
 m, c, size, plan, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4]), open(sys.argv[5]).read()
