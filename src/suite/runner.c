@@ -215,8 +215,6 @@ static fg_status run_entry(const fg_suite_spec *spec, const fg_suite_run_params 
     pp.quant = (int)q;
     pp.mem_limit = spec->mem_limit;
     pp.fit = spec->fit && spec->mem_limit > 0;
-    /* the KV cache is committed as tokens arrive: predict the positions the bench uses */
-    if (spec->n_prompt > 0) pp.n_tokens = spec->n_prompt + spec->n_gen;
     fg_plan plan;
     char fit_note[360] = "";
     if (fg_plan_model(e->path, &pp, &plan) == FG_OK) {
