@@ -95,6 +95,12 @@ static fg_status bind_mat_as(fg_model *m, const char *name, const char *gguf_nam
     if ((uint64_t)rb * (uint64_t)rows != t.nbytes)
         return fg_error(FG_ERR_FORMAT, "%s: tensor %s holds %llu bytes, expected %llu", model_path(m), name,
                         (unsigned long long)t.nbytes, (unsigned long long)rb * (unsigned long long)rows);
+    /* kernels read 16-bit scales/halves and 32-bit floats in place: a file whose
+     * alignment (GGUF general.alignment may be 1) leaves them misaligned is refused */
+    size_t need_align = t.dtype == FG_DT_F32 ? 4 : 2;
+    if ((uintptr_t)t.data % need_align)
+        return fg_error(FG_ERR_UNSUPPORTED, "%s: tensor %s is not aligned to %zu bytes in the file", model_path(m), name,
+                        need_align);
     out->dtype = t.dtype;
     out->rows = rows;
     out->cols = cols;
@@ -207,6 +213,8 @@ static fg_status bind_vec(fg_model *m, const char *name, int64_t n, const float 
         *out = t.data;
         return FG_OK;
     }
+    if (t.dtype != FG_DT_F32 && ((uintptr_t)t.data & 1))
+        return fg_error(FG_ERR_UNSUPPORTED, "%s: tensor %s is not aligned to 2 bytes in the file", model_path(m), name);
     float *v = fg_malloc(FG_MEM_WEIGHTS_OWNED, (size_t)n * sizeof(float));
     if (!v) return fg_error(FG_ERR_NOMEM, "out of memory converting %s", name);
     fg_dequant_row(t.dtype, t.data, v, n);
