@@ -47,7 +47,7 @@ for t in "${targets[@]}"; do
   rc=0
   timer=()  # CPU seconds (user + system) of the fuzzer, when GNU time is there
   [ -x /usr/bin/time ] && timer=(/usr/bin/time -f "%U %S" -o "$build/logs/$t.cpu")
-  nice -n 19 "${timer[@]}" "$bin" -max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 -max_len=131072 \
+  nice -n 19 "${timer[@]}" "$bin" -seed="${FG_FUZZ_SEED:-1}" -max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 -max_len=131072 \
     -print_final_stats=1 -artifact_prefix="$build/artifacts/$t-" "${dict[@]}" \
     "$work" "fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
