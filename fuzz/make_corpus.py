@@ -57,9 +57,9 @@ for arch, dt, tok in (("qwen2", "f32", True), ("qwen3", "q8_0", True), ("llama",
                       ("qwen2", "f16", False), ("llama", "bf16", False)):
     p = synth(arch, os.path.join(tmp, f"{arch}-{dt}.gguf"), "--dtype", dt,
               *(["--tokenizer", qtok] if tok else ["--no-tokenizer"]))
-    put("model_load", f"{arch}-micro-{dt}.gguf", read(p))
+    put("model_load", f"{arch}-micro-{dt}.seed", read(p))
     if tok:
-        put("gguf", f"{arch}-micro-{dt}.gguf", read(p))
+        put("gguf", f"{arch}-micro-{dt}.seed", read(p))
 for arch in ("qwen2", "qwen3", "llama"):
     d = synth(arch, os.path.join(tmp, arch + "-hf"), "--format", "hf", "--dtype", "bf16", "--tokenizer", qtok)
     put("safetensors", f"{arch}-micro-bf16.safetensors", read(os.path.join(d, "model.safetensors")))
@@ -112,8 +112,8 @@ for k, v in (("bos_token_id", 1), ("eos_token_id", 2), ("unknown_token_id", 0)):
 kv.append(gguf_str("tokenizer.ggml.add_bos_token") + struct.pack("<IB", 7, 1))
 kv.append(gguf_str("tokenizer.chat_template") + struct.pack("<I", 8) +
           gguf_str(read(os.path.join(data, "templates", "microsoft-Phi-3.5-mini-instruct.jinja")).decode()))
-put("gguf", "spm-tokenizer-only.gguf", b"GGUF" + struct.pack("<IQQ", 3, 0, len(kv)) + b"".join(kv))
-put("gguf", "empty-v2.gguf", b"GGUF" + struct.pack("<IQQ", 2, 0, 0))
+put("gguf", "spm-tokenizer-only.seed", b"GGUF" + struct.pack("<IQQ", 3, 0, len(kv)) + b"".join(kv))
+put("gguf", "empty-v2.seed", b"GGUF" + struct.pack("<IQQ", 2, 0, 0))
 
 # ---- tokenizer.json: a cut-down SentencePiece one (Llama 2) ----------------------------
 sv = {p: i for i, p in enumerate(keep)}
