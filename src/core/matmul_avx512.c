@@ -83,7 +83,7 @@ static int token_block(size_t bytes_per_token, int n)
  * dev machine: Q8_0 +20%, the others +8-10%; 512 to 4096 bytes ahead do about the same).
  * Past the row's end it touches the next rows, which the next tile reads. */
 #define PF_DIST 1024
-#define PREFETCH(p) _mm_prefetch((const char *)(p) + PF_DIST, _MM_HINT_T1)
+#define PREFETCH(p) _mm_prefetch((const char *)(p) + pf_ahead, _MM_HINT_T1)
 #define UNROLL _Pragma("GCC unroll 4")
 
 /* ---- float weights --------------------------------------------------------------------- */
@@ -110,6 +110,7 @@ INLINE void float_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, co
     const float *xr[4];
     __m512 acc[4][4];
     UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_stride;
+    const size_t pf_ahead = (size_t)R * 2 * w->row_stride;
     UNROLL for (int t = 0; t < T; t++) xr[t] = tk->x + (size_t)(t0 + t) * cols;
     UNROLL for (int r = 0; r < R; r++) UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
     int64_t c = 0;
@@ -179,6 +180,7 @@ INLINE __m512i offset_init(__m512i xv, __m512i kvec)
     const float *xd[4], *xs[4];                                                               \
     __m512 acc[4][4];                                                                         \
     UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_stride; \
+    const size_t pf_ahead = (size_t)R * 2 * w->row_stride;                                        \
     UNROLL for (int t = 0; t < T; t++) {                                                      \
         const uint8_t *base = tk->xq + (size_t)(t0 + t) * tk->xq_stride;                      \
         xq[t] = fg_xq_q(base);                                                                \
@@ -218,7 +220,8 @@ INLINE void q8_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
         __m512 ws[4];
         UNROLL for (int r = 0; r < R; r++) {
             const fg_block_q8_0 *q = (const fg_block_q8_0 *)wr[r] + b;
-            PREFETCH(q);
+            PREFETCH(q); /* 68 bytes per step: two lines, or one line in 16 is missed */
+            PREFETCH((const uint8_t *)q + 64);
             __m256i lo = _mm256_loadu_si256((const __m256i *)q[0].qs);
             __m256i hi = _mm256_loadu_si256((const __m256i *)q[1].qs);
             wv[r] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), k80);
@@ -279,7 +282,8 @@ INLINE void q4_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
         __m128 dw[4];
         UNROLL for (int r = 0; r < R; r++) {
             const fg_block_q4_0 *q = (const fg_block_q4_0 *)wr[r] + 4 * g;
-            PREFETCH(q);
+            PREFETCH(q); /* 72 bytes per step */
+            PREFETCH((const uint8_t *)q + 64);
             __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)q[0].qs));
             v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q[1].qs), 1);
             v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q[2].qs), 2);
@@ -377,8 +381,9 @@ INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
             __m512i wa[4], wb[4];
             UNROLL for (int r = 0; r < R; r++) {
                 const uint8_t *blk = wr[r] + (size_t)sb * bsz;
+                /* every line of the block: 144 bytes (Q4_K), 176 (Q5_K) */
                 PREFETCH(blk + 64 * p);
-                if (five && p == 1) PREFETCH(blk + 128);
+                if (p == 1) PREFETCH(blk + 128);
                 __m512i v = _mm512_loadu_si512(blk + (five ? 48 : 16) + 64 * p);
                 wa[r] = _mm512_and_si512(v, m4);
                 wb[r] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
@@ -448,8 +453,10 @@ INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
             __m512i wa[4], wb[4];
             UNROLL for (int r = 0; r < R; r++) {
                 const fg_block_q6_k *q = (const fg_block_q6_k *)wr[r] + sb;
-                PREFETCH((const uint8_t *)q + 64 * h);
-                if (h == 1) PREFETCH((const uint8_t *)q + 128 + 64);
+                /* every line of the 210-byte block */
+                PREFETCH((const uint8_t *)q + 128 * h);
+                PREFETCH((const uint8_t *)q + 128 * h + 64);
+                if (h == 1) PREFETCH((const uint8_t *)q + 209);
                 __m512i ql = _mm512_loadu_si512(q->ql + 64 * h);
                 __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(q->qh + 32 * h)));
                 __m512i ha = _mm512_and_si512(_mm512_sllv_epi16(qh, shA), m30);
