@@ -23,6 +23,14 @@
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 4")
 
+/* Software prefetch (into L2) of the weights two row tiles ahead: the R rows of a tile are
+ * streamed side by side, so the same column of the tile after next is 2 * R rows further.
+ * The hardware prefetchers alone leave decode far below the machine's read bandwidth
+ * (measured with the AVX-512 twin of these kernels: 0.5B Q8_0 decode 38 -> 52 tok/s).
+ * Each step prefetches every cache line it consumes. */
+#define PF_SETUP() const size_t pf_ahead = (size_t)2 * R * w->row_stride
+#define PREFETCH(p) _mm_prefetch((const char *)(p) + pf_ahead, _MM_HINT_T1)
+
 static inline float hsum8(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -110,11 +118,13 @@ INLINE void float_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, co
     const float *xr[2];
     __m256 acc[4][2];
     UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_stride;
+    PF_SETUP();
     UNROLL for (int t = 0; t < T; t++) xr[t] = tk->x + (size_t)(t0 + t) * cols;
     UNROLL for (int r = 0; r < R; r++) UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
     int64_t c = 0;
     for (; c + 8 <= cols; c += 8) {
         __m256 wv[4];
+        if ((c & 15) == 0) UNROLL for (int r = 0; r < R; r++) PREFETCH(wr[r] + c * (dt == FG_DT_F32 ? 4 : 2));
         UNROLL for (int r = 0; r < R; r++) wv[r] = load_w8(dt, wr[r], c);
         UNROLL for (int t = 0; t < T; t++) {
             __m256 xv = _mm256_loadu_ps(xr[t] + c);
@@ -149,6 +159,7 @@ DEFINE_ROWS(rows_bf16, bf16_tile, (size_t)tk->w->cols * 4)
     __m256 acc[4][2];                                                                              \
     float corr[4][2] = {{0}};                                                                      \
     UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_stride; \
+    PF_SETUP();                                                                                    \
     UNROLL for (int t = 0; t < T; t++) {                                                           \
         const uint8_t *base = tk->xq + (size_t)(t0 + t) * tk->xq_stride;                           \
         xq[t] = fg_xq_q(base);                                                                     \
@@ -172,6 +183,7 @@ INLINE void q8_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
         float dw[4];
         UNROLL for (int r = 0; r < R; r++) {
             const fg_block_q8_0 *q = (const fg_block_q8_0 *)wr[r] + b;
+            PREFETCH(q); /* 34 bytes per step: every line */
             wv[r] = _mm256_loadu_si256((const __m256i *)q->qs);
             dw[r] = h2f(q->d);
         }
@@ -194,6 +206,7 @@ INLINE void q4_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
         float dw[4];
         UNROLL for (int r = 0; r < R; r++) {
             const fg_block_q4_0 *q = (const fg_block_q4_0 *)wr[r] + b;
+            if ((b & 1) == 0) PREFETCH(q); /* 36 bytes per two steps */
             __m128i v = _mm_loadu_si128((const __m128i *)q->qs);
             wv[r] = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(v, m4)),
                                             _mm_and_si128(_mm_srli_epi16(v, 4), m4), 1);
@@ -228,6 +241,9 @@ INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
         __m256 scf[4];
         UNROLL for (int r = 0; r < R; r++) {
             const uint8_t *blk = wr[r] + (size_t)sb * bsz;
+            PREFETCH(blk); /* every line of the 144 (Q4_K) or 176 (Q5_K) bytes */
+            PREFETCH(blk + 64);
+            PREFETCH(blk + 128);
             uint16_t d16, dm16;
             memcpy(&d16, blk, 2);
             memcpy(&dm16, blk + 2, 2);
@@ -283,6 +299,10 @@ INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
         __m256 scf[4][2]; /* d * sc_j, j = 0-7 and 8-15 */
         UNROLL for (int r = 0; r < R; r++) {
             const fg_block_q6_k *q = (const fg_block_q6_k *)wr[r] + sb;
+            PREFETCH(q); /* every line of the 210 bytes */
+            PREFETCH((const uint8_t *)q + 64);
+            PREFETCH((const uint8_t *)q + 128);
+            PREFETCH((const uint8_t *)q + 192);
             __m256 d = _mm256_set1_ps(h2f(q->d));
             __m128i s16 = _mm_loadu_si128((const __m128i *)q->scales);
             scf[r][0] = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(s16)), d);
