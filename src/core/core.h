@@ -103,4 +103,15 @@ float fg_vec_dot(const float *a, const float *b, int64_t n);
 void fg_vec_axpy(float *y, float a, const float *x, int64_t n);
 void fg_softmax_inplace(float *x, int n);
 
+/* Attention over cached rows of type dt (FG_DT_F32 or FG_DT_F16; other types are
+ * dequantized by the caller), `stride` bytes apart, d floats each:
+ *   fg_vec_dot_rows:  out[p] = scale * (q . row_p)          for p < n
+ *   fg_vec_axpy_rows: y += sum over p < n of w[p] * row_p
+ *   fg_vec_softmax:   x = softmax(x) in place (exp of x - max, normalised)
+ * F16 rows are converted in registers (no copy). Vectorised on the active ISA. */
+void fg_vec_dot_rows(const float *q, const void *rows, fg_dtype dt, size_t stride, int64_t n, int64_t d,
+                     float scale, float *out);
+void fg_vec_axpy_rows(float *y, const float *w, const void *rows, fg_dtype dt, size_t stride, int64_t n, int64_t d);
+void fg_vec_softmax(float *x, int64_t n);
+
 #endif

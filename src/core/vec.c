@@ -1,8 +1,14 @@
 /* Small float32 vector kernels for the attention loop (dot products of a query with
- * cached keys, weighted sums of cached values). The ISA follows fg_isa_active() (so
- * FG_ISA=scalar forces the plain C versions); x86 versions are compiled with target
- * attributes in this file, NEON versions are plain intrinsics on aarch64. Eight (or
- * sixteen) independent accumulators keep the FMA pipes busy. */
+ * cached keys, weighted sums of cached values, softmax). The ISA follows
+ * fg_isa_active() (so FG_ISA=scalar forces the plain C versions); x86 versions are
+ * compiled with target attributes in this file, NEON versions are plain intrinsics on
+ * aarch64. Eight (or sixteen) independent accumulators keep the FMA pipes busy.
+ *
+ * The row versions walk all cached positions of one head in one call: F16 keys and
+ * values are converted in registers (vcvtph2ps / fcvtl), so the cache is read once
+ * per query head, never copied. */
+#include <math.h>
+#include <string.h>
 #include "core/core.h"
 
 #if defined(__x86_64__)
@@ -30,7 +36,159 @@ static void axpy_scalar(float *y, float a, const float *x, int64_t n)
     for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+/* element i of row r as float */
+static inline float row_at(const uint8_t *r, fg_dtype dt, int64_t i)
+{
+    if (dt == FG_DT_F32) {
+        float f;
+        memcpy(&f, r + 4 * i, 4);
+        return f;
+    }
+    uint16_t h;
+    memcpy(&h, r + 2 * i, 2);
+    return fg_f16_to_f32(h);
+}
+
+static void dot_rows_scalar(const float *q, const void *rows, fg_dtype dt, size_t stride, int64_t n, int64_t d,
+                            float scale, float *out)
+{
+    for (int64_t p = 0; p < n; p++) {
+        const uint8_t *r = (const uint8_t *)rows + (size_t)p * stride;
+        float s = 0;
+        for (int64_t i = 0; i < d; i++) s += q[i] * row_at(r, dt, i);
+        out[p] = scale * s;
+    }
+}
+
+static void axpy_rows_scalar(float *y, const float *w, const void *rows, fg_dtype dt, size_t stride, int64_t n,
+                             int64_t d)
+{
+    for (int64_t p = 0; p < n; p++) {
+        const uint8_t *r = (const uint8_t *)rows + (size_t)p * stride;
+        for (int64_t i = 0; i < d; i++) y[i] += w[p] * row_at(r, dt, i);
+    }
+}
+
+static void softmax_scalar(float *x, int64_t n)
+{
+    float mx = -INFINITY, sum = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] > mx) mx = x[i];
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    float inv = 1.0f / sum;
+    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+}
+
 #if defined(__x86_64__)
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* 8 floats of row r at column c: F32 load or F16 conversion */
+AVX2 static inline __m256 load8(const uint8_t *r, fg_dtype dt, int64_t c)
+{
+    if (dt == FG_DT_F32) return _mm256_loadu_ps((const float *)r + c);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)r + c)));
+}
+
+AVX2 static inline float hsum256(__m256 v)
+{
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* d a multiple of 8 (head sizes are 64, 128, ...); other d go to the scalar version */
+AVX2 static void dot_rows_avx2(const float *q, const void *rows, fg_dtype dt, size_t stride, int64_t n, int64_t d,
+                               float scale, float *out)
+{
+    for (int64_t p = 0; p < n; p++) {
+        const uint8_t *r = (const uint8_t *)rows + (size_t)p * stride;
+        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+        int64_t c = 0;
+        for (; c + 16 <= d; c += 16) {
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), load8(r, dt, c), s0);
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + c + 8), load8(r, dt, c + 8), s1);
+        }
+        if (c < d) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), load8(r, dt, c), s0);
+        out[p] = scale * hsum256(_mm256_add_ps(s0, s1));
+    }
+}
+
+/* y (d floats) in 8-register chunks of 64 columns, each chunk summed over all rows */
+AVX2 static void axpy_rows_avx2(float *y, const float *w, const void *rows, fg_dtype dt, size_t stride, int64_t n,
+                                int64_t d)
+{
+    for (int64_t c0 = 0; c0 < d; c0 += 64) {
+        const int k = d - c0 >= 64 ? 8 : (int)((d - c0) / 8);
+        __m256 acc[8];
+        for (int j = 0; j < 8; j++) acc[j] = j < k ? _mm256_loadu_ps(y + c0 + 8 * j) : _mm256_setzero_ps();
+        for (int64_t p = 0; p < n; p++) {
+            const uint8_t *r = (const uint8_t *)rows + (size_t)p * stride;
+            const __m256 wp = _mm256_set1_ps(w[p]);
+            if (k == 8) {
+                for (int j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(wp, load8(r, dt, c0 + 8 * j), acc[j]);
+            } else {
+                for (int j = 0; j < k; j++) acc[j] = _mm256_fmadd_ps(wp, load8(r, dt, c0 + 8 * j), acc[j]);
+            }
+        }
+        for (int j = 0; j < k; j++) _mm256_storeu_ps(y + c0 + 8 * j, acc[j]);
+    }
+}
+
+/* exp(x) for x <= 0 (softmax arguments): 2^k * e^r with x = k ln2 + r, |r| <= ln2/2,
+ * e^r by its degree-6 Taylor polynomial (relative error < 2e-7); x below -87 gives 0. */
+AVX2 static inline __m256 exp_neg_avx2(__m256 x)
+{
+    const __m256 lo = _mm256_set1_ps(-87.0f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(x, lo);
+    __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    /* r = x - k ln2, ln2 split in two for precision */
+    __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693145751953125f), x);
+    r = _mm256_fnmadd_ps(k, _mm256_set1_ps(1.428606765330187045e-06f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+AVX2 static void softmax_avx2(float *x, int64_t n)
+{
+    __m256 vm = _mm256_set1_ps(-INFINITY);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + i));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vm), _mm256_extractf128_ps(vm, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    float mx = _mm_cvtss_f32(m4);
+    for (; i < n; i++)
+        if (x[i] > mx) mx = x[i];
+    const __m256 vmx = _mm256_set1_ps(mx);
+    __m256 vs = _mm256_setzero_ps();
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 e = exp_neg_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmx));
+        _mm256_storeu_ps(x + i, e);
+        vs = _mm256_add_ps(vs, e);
+    }
+    float sum = hsum256(vs);
+    for (; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / sum);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++) x[i] *= 1.0f / sum;
+}
+
 __attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, int64_t n)
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
@@ -76,6 +234,43 @@ static void axpy_neon(float *y, float a, const float *x, int64_t n)
     for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
     for (; i < n; i++) y[i] += a * x[i];
 }
+
+/* 4 floats of row r at column c: F32 load or F16 widening (fcvtl) */
+static inline float32x4_t load4(const uint8_t *r, fg_dtype dt, int64_t c)
+{
+    if (dt == FG_DT_F32) return vld1q_f32((const float *)r + c);
+    return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)r + c)));
+}
+
+/* d a multiple of 8 */
+static void dot_rows_neon(const float *q, const void *rows, fg_dtype dt, size_t stride, int64_t n, int64_t d,
+                          float scale, float *out)
+{
+    for (int64_t p = 0; p < n; p++) {
+        const uint8_t *r = (const uint8_t *)rows + (size_t)p * stride;
+        float32x4_t s0 = vdupq_n_f32(0), s1 = vdupq_n_f32(0);
+        for (int64_t c = 0; c < d; c += 8) {
+            s0 = vfmaq_f32(s0, vld1q_f32(q + c), load4(r, dt, c));
+            s1 = vfmaq_f32(s1, vld1q_f32(q + c + 4), load4(r, dt, c + 4));
+        }
+        out[p] = scale * vaddvq_f32(vaddq_f32(s0, s1));
+    }
+}
+
+static void axpy_rows_neon(float *y, const float *w, const void *rows, fg_dtype dt, size_t stride, int64_t n,
+                           int64_t d)
+{
+    for (int64_t c0 = 0; c0 < d; c0 += 32) {
+        const int k = d - c0 >= 32 ? 8 : (int)((d - c0) / 4);
+        float32x4_t acc[8];
+        for (int j = 0; j < 8; j++) acc[j] = j < k ? vld1q_f32(y + c0 + 4 * j) : vdupq_n_f32(0);
+        for (int64_t p = 0; p < n; p++) {
+            const uint8_t *r = (const uint8_t *)rows + (size_t)p * stride;
+            for (int j = 0; j < k; j++) acc[j] = vfmaq_n_f32(acc[j], load4(r, dt, c0 + 4 * j), w[p]);
+        }
+        for (int j = 0; j < k; j++) vst1q_f32(y + c0 + 4 * j, acc[j]);
+    }
+}
 #endif
 
 float fg_vec_dot(const float *a, const float *b, int64_t n)
@@ -101,5 +296,47 @@ void fg_vec_axpy(float *y, float a, const float *x, int64_t n)
     case FG_ISA_NEON: axpy_neon(y, a, x, n); return;
 #endif
     default: axpy_scalar(y, a, x, n);
+    }
+}
+
+/* the vector row versions need d % 8 == 0 (every supported head size); others scalar */
+void fg_vec_dot_rows(const float *q, const void *rows, fg_dtype dt, size_t stride, int64_t n, int64_t d,
+                     float scale, float *out)
+{
+    if (d % 8 == 0) switch (fg_isa_active()) {
+#if defined(__x86_64__)
+        case FG_ISA_AVX2:
+        case FG_ISA_AVX512: dot_rows_avx2(q, rows, dt, stride, n, d, scale, out); return;
+#elif defined(__aarch64__)
+        case FG_ISA_NEON: dot_rows_neon(q, rows, dt, stride, n, d, scale, out); return;
+#endif
+        default: break;
+        }
+    dot_rows_scalar(q, rows, dt, stride, n, d, scale, out);
+}
+
+void fg_vec_axpy_rows(float *y, const float *w, const void *rows, fg_dtype dt, size_t stride, int64_t n, int64_t d)
+{
+    if (d % 8 == 0) switch (fg_isa_active()) {
+#if defined(__x86_64__)
+        case FG_ISA_AVX2:
+        case FG_ISA_AVX512: axpy_rows_avx2(y, w, rows, dt, stride, n, d); return;
+#elif defined(__aarch64__)
+        case FG_ISA_NEON: axpy_rows_neon(y, w, rows, dt, stride, n, d); return;
+#endif
+        default: break;
+        }
+    axpy_rows_scalar(y, w, rows, dt, stride, n, d);
+}
+
+void fg_vec_softmax(float *x, int64_t n)
+{
+    if (n <= 0) return;
+    switch (fg_isa_active()) {
+#if defined(__x86_64__)
+    case FG_ISA_AVX2:
+    case FG_ISA_AVX512: softmax_avx2(x, n); return;
+#endif
+    default: softmax_scalar(x, n);
     }
 }

@@ -79,8 +79,9 @@ static const float *cache_row(const fg_session *s, const uint8_t *base, int64_t 
     return tmp;
 }
 
-/* One task per (token, kv head): every query head of the group is done against each
- * cached row once (a row is dequantized once per group, not once per query head). */
+/* One task per (token, kv head): every query head of the group against the cached rows
+ * of that kv head. F32/F16 caches are read in place by the row kernels (fg_vec_*_rows,
+ * F16 converted in registers); Q8_0 rows are dequantized one at a time into tmp. */
 static void attn_task(void *arg, int ith, int nth)
 {
     attn_job *j = arg;
@@ -91,32 +92,38 @@ static void attn_task(void *arg, int ith, int nth)
     float *sc = s->scores + (int64_t)ith * (int64_t)fg_attn_scratch_floats(hp, s->n_ctx);
     float *ktmp = sc + group * s->n_ctx, *vtmp = ktmp + hd;
     float scale = 1.0f / sqrtf((float)hd);
+    const bool direct = s->kv_type == FG_DT_F32 || s->kv_type == FG_DT_F16;
     int64_t total = j->B * nkv;
     int64_t lo = total * ith / nth, hi = total * (ith + 1) / nth;
     for (int64_t task = lo; task < hi; task++) {
         int64_t t = task / nkv, kh = task % nkv;
         int64_t n_keys = j->pos0 + t + 1;
         const float *q0 = s->q + (t * nh + kh * group) * hd;
-        for (int64_t p = 0; p < n_keys; p++) {
-            const float *k = cache_row(s, K, p, kh, ktmp);
-            for (int64_t g = 0; g < group; g++) sc[g * s->n_ctx + p] = fg_vec_dot(q0 + g * hd, k, hd) * scale;
+        float *out0 = s->att + (t * nh + kh * group) * hd;
+        size_t head_off = fg_row_bytes(s->kv_type, kh * hd);
+        if (direct) {
+            for (int64_t g = 0; g < group; g++)
+                fg_vec_dot_rows(q0 + g * hd, K + head_off, s->kv_type, s->kv_row_bytes, n_keys, hd, scale,
+                                sc + g * s->n_ctx);
+        } else {
+            for (int64_t p = 0; p < n_keys; p++) {
+                const float *k = cache_row(s, K, p, kh, ktmp);
+                for (int64_t g = 0; g < group; g++) sc[g * s->n_ctx + p] = fg_vec_dot(q0 + g * hd, k, hd) * scale;
+            }
         }
         for (int64_t g = 0; g < group; g++) {
-            float *row = sc + g * s->n_ctx, mx = -INFINITY, sum = 0;
-            for (int64_t p = 0; p < n_keys; p++)
-                if (row[p] > mx) mx = row[p];
-            for (int64_t p = 0; p < n_keys; p++) {
-                row[p] = expf(row[p] - mx);
-                sum += row[p];
-            }
-            float inv = 1.0f / sum;
-            for (int64_t p = 0; p < n_keys; p++) row[p] *= inv;
-            memset(s->att + (t * nh + kh * group + g) * hd, 0, (size_t)hd * sizeof(float));
+            fg_vec_softmax(sc + g * s->n_ctx, n_keys);
+            memset(out0 + g * hd, 0, (size_t)hd * sizeof(float));
         }
-        for (int64_t p = 0; p < n_keys; p++) {
-            const float *v = cache_row(s, V, p, kh, vtmp);
+        if (direct) {
             for (int64_t g = 0; g < group; g++)
-                fg_vec_axpy(s->att + (t * nh + kh * group + g) * hd, sc[g * s->n_ctx + p], v, hd);
+                fg_vec_axpy_rows(out0 + g * hd, sc + g * s->n_ctx, V + head_off, s->kv_type, s->kv_row_bytes, n_keys,
+                                 hd);
+        } else {
+            for (int64_t p = 0; p < n_keys; p++) {
+                const float *v = cache_row(s, V, p, kh, vtmp);
+                for (int64_t g = 0; g < group; g++) fg_vec_axpy(out0 + g * hd, sc[g * s->n_ctx + p], v, hd);
+            }
         }
     }
 }
