@@ -170,4 +170,79 @@ convs = [
 ]
 for i, (tmpl, flags, msgs) in enumerate(convs):
     put("chat_render", f"conv-{i}", bytes([tmpl, flags]) + b"\0".join(bytes([r]) + c.encode() for r, c in msgs))
+# ---- server requests: config byte, "METHOD URL", headers, empty line, body -------------
+def request(cfg, method, url, body=None, headers=()):
+    h = list(headers)
+    if body is not None:
+        body = body if isinstance(body, str) else json.dumps(body)
+        h = ["Content-Type: application/json", f"Content-Length: {len(body.encode())}"] + h
+    return bytes([cfg]) + (f"{method} {url}\r\n" + "".join(x + "\r\n" for x in h) + "\r\n" + (body or "")).encode()
+
+
+chat = {"model": "qwen-fuzz", "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]}
+reqs = {
+    "chat-plain": (0, "POST", "/v1/chat/completions", chat),
+    "chat-stream": (0, "POST", "/v1/chat/completions", dict(chat, stream=True, stream_options={"include_usage": True})),
+    "chat-params": (0, "POST", "/v1/chat/completions", dict(chat, max_tokens=8, temperature=0.7, top_p=0.9, top_k=40,
+                                                              min_p=0.05, seed=42, stop=["\n\n", "END"], n=1,
+                                                              presence_penalty=0.5, frequency_penalty=0.1,
+                                                              repeat_penalty=1.1, return_token_ids=True)),
+    "chat-parts": (0, "POST", "/v1/chat/completions", {"model": "m", "messages": [
+        {"role": "developer", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
+        {"role": "user", "content": "q"}, {"role": "assistant", "content": None}, {"role": "tool", "content": "t"}],
+        "max_completion_tokens": 4, "stop": "x", "tools": [], "response_format": {"type": "text"}}),
+    "chat-key": (1, "POST", "/v1/chat/completions", chat, ("Authorization: Bearer sk-fuzz",)),
+    "chat-badkey": (1, "POST", "/v1/chat/completions", chat, ("Authorization: Bearer nope",)),
+    "chat-notemplate": (2, "POST", "/v1/chat/completions", chat),
+    "chat-small": (4, "POST", "/v1/chat/completions", dict(chat, max_tokens=60)),
+    "chat-stopping": (8, "POST", "/v1/chat/completions", chat),
+    "cmpl-text": (0, "POST", "/v1/completions", {"model": "m", "prompt": "Once upon a time", "max_tokens": 16,
+                                                  "stop": ["."], "stream": False}),
+    "cmpl-stream": (0, "POST", "/v1/completions", {"model": "m", "prompt": ["Hello"], "stream": True}),
+    "cmpl-ids": (0, "POST", "/v1/completions", {"model": "m", "prompt": [[1, 2, 3, 151643]], "echo": False,
+                                                 "best_of": 1, "logprobs": None, "suffix": None}),
+    "cmpl-small": (4, "POST", "/v1/completions", {"model": "m", "prompt": "x " * 100}),
+    "bad-json": (0, "POST", "/v1/chat/completions", '{"model": "m", "messages": [{"role": "user", "content": "Hi"}'),
+    "bad-types": (0, "POST", "/v1/chat/completions", {"model": 1, "messages": "hi", "temperature": "hot",
+                                                       "max_tokens": 2.5, "stop": [1, 2]}),
+    "bad-values": (0, "POST", "/v1/chat/completions", dict(chat, temperature=9, n=3, stop=["a", "b", "c", "d", "e"],
+                                                             logprobs=True, tools=[{"type": "function"}])),
+    "bad-role": (0, "POST", "/v1/chat/completions", {"model": "m", "messages": [{"role": "wizard", "content": "x"},
+                                                                               {"content": [{"type": "image_url"}]}]}),
+    "bad-prompt": (0, "POST", "/v1/completions", {"model": "m", "prompt": [-1, 1e9, "x"], "max_tokens": 0}),
+    "empty-body": (0, "POST", "/v1/completions", ""),
+    "array-body": (0, "POST", "/v1/completions", "[1,2]"),
+    "too-large": (0, "POST", "/v1/completions", "{}", ("Content-Length: 99999999999",)),
+    "get-models": (1, "GET", "/v1/models", None, ("Authorization: Bearer sk-fuzz",)),
+    "get-model": (0, "GET", "/v1/models/qwen-fuzz", None),
+    "get-memory": (0, "GET", "/v1/memory?window=60&points=abc", None),
+    "head-health": (0, "HEAD", "/health", None),
+    "get-web": (0, "GET", "/", None),
+    "wrong-method": (0, "GET", "/v1/chat/completions", None),
+    "unknown-url": (0, "DELETE", "/v2/nothing", None),
+}
+for name, r in reqs.items():
+    put("serve_request", name, request(r[0], r[1], r[2], r[3], r[4] if len(r) > 4 else ()))
+
+# ---- suite files ------------------------------------------------------------------------
+suites = {
+    "full": {"name": "t", "models": ["a.gguf", {"path": "dir/b/", "quant": "Q8_0", "ctx": 512, "timeout_s": 2.5,
+                                                "env": {"X": "1"}}], "prompt_tokens": 10, "gen_tokens": 0, "reps": 5,
+             "ctx": 1024, "threads": 2, "mem_limit": "7.4G", "fit": True, "timeout_s": 30},
+    "minimal": {"models": ["a.gguf"]},
+    "prompts": {"models": [{"path": "m/", "name": "m1"}], "prompts": ["Hello", "caf\u00e9"], "mem_limit": 1 << 30},
+    "mem-null": {"models": ["x"], "mem_limit": None, "threads": 0},
+    "bad-reps": {"models": ["a.gguf"], "reps": 0},
+    "bad-field": {"models": ["a.gguf"], "colour": "red"},
+    "fit-no-limit": {"models": ["a.gguf"], "fit": True},
+    "bad-quant": {"models": [{"path": "a.gguf", "quant": "q2"}]},
+    "bad-name": {"models": [{"path": "a", "name": "../x"}]},
+    "bad-env": {"models": [{"path": "a", "env": {"X": 1}}]},
+    "no-path": {"models": [{"name": "x"}]},
+    "empty-models": {"models": []},
+    "not-object": [1],
+}
+for name, v in suites.items():
+    put("suite_spec", name + ".json", json.dumps(v))
+put("suite_spec", "bad-json.json", '{"models": [')
 shutil.rmtree(tmp)

@@ -37,6 +37,10 @@ if [ ${#targets[@]} -eq 0 ]; then
     [ "$t" = fuzz_util ] || targets+=("${t#fuzz_}")
   done
 fi
+# nice 19 only ranks processes within one scheduling autogroup (one session): started
+# with setsid or from another terminal, the campaign would still take half the machine
+# from everything else. Lowering the session's autogroup makes it really background work.
+[ -w /proc/self/autogroup ] && echo 19 >/proc/self/autogroup 2>/dev/null || true
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 

@@ -301,7 +301,7 @@ static void test_jinja2_probes(void **state)
             bad++;
         }
         fg_free(out);
-        for (size_t k = 0; k < nv; k++) free(texts[k]);
+        for (size_t k = 0; k < nv; k++) cJSON_free(texts[k]);
         n++;
     }
     fprintf(stderr, "jinja2 probes: %d, %d mismatches\n", n, bad);

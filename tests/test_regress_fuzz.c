@@ -7,6 +7,8 @@
  * the gcc sanitizer build passes them either way; the fuzz build (clang) is the one
  * that fails without the fix. */
 #include "testutil.h"
+#include "serve/serve-impl.h"
+#include "suite/suite.h"
 #include "token/chat.h"
 
 #include <fcntl.h>
@@ -166,6 +168,42 @@ static void jinja_out_of_memory_is_not_the_limit(void **state)
 
 /* test_fault_walk: a FIFO named as a model, config or tokenizer blocked open() forever
  * (waiting for a writer). Now refused at once as not a regular file. */
+/* fuzz_serve_request: an empty method made method_allowed loop for ever (strstr finds ""
+ * without advancing). fuzz/corpus/serve_request/regress-empty-method-hang */
+static void serve_empty_method(void **state)
+{
+    (void)state;
+    fg_server s;
+    memset(&s, 0, sizeof s);
+    s.params = fg_serve_default_params();
+    srv_route r;
+    const char *allow = NULL;
+    api_error e;
+    assert_int_equal(http_check_headers(&s, false, "", "/", NULL, NULL, &r, &allow, &e), 405);
+    assert_int_equal(r, ROUTE_WEB);
+    assert_non_null(strstr(e.message, "not allowed"));
+    assert_int_equal(http_check_headers(&s, false, "GET", "/", NULL, NULL, &r, &allow, &e), 0);
+}
+
+/* fuzz_suite_spec: a repeated "name" (or "prompts") leaked the first value.
+ * fuzz/corpus/suite_spec/regress-repeated-name-leak.json */
+static void suite_repeated_keys(void **state)
+{
+    (void)state;
+    static const char js[] = "{\"name\":\"a\",\"name\":\"b\",\"prompts\":[\"x\",\"y\"],\"prompts\":[\"z\"],"
+                             "\"models\":[\"m.gguf\"]}";
+    fg_mem_stats a, b;
+    fg_mem_get_stats(&a);
+    fg_suite_spec sp;
+    assert_int_equal(fg_suite_spec_parse(js, sizeof js - 1, "t.json", &sp), FG_OK);
+    assert_string_equal(sp.title, "b");
+    assert_int_equal(sp.n_texts, 1);
+    assert_string_equal(sp.texts[0], "z");
+    fg_suite_spec_free(&sp);
+    fg_mem_get_stats(&b);
+    assert_int_equal(b.current[FG_MEM_RUNTIME], a.current[FG_MEM_RUNTIME]);
+}
+
 static void fifo_does_not_block(void **state)
 {
     (void)state;
@@ -206,6 +244,8 @@ int main(void)
         cmocka_unit_test(jinja_select_without_arguments),
         cmocka_unit_test(jinja_out_of_memory_is_not_the_limit),
         cmocka_unit_test(fifo_does_not_block),
+        cmocka_unit_test(serve_empty_method),
+        cmocka_unit_test(suite_repeated_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -283,7 +283,7 @@ static void test_strip_flags(void **state)
     cJSON_Delete(root);
     fg_tokenizer *t;
     assert_int_equal(fg_tok_load_hf_json(mod, strlen(mod), NULL, 0, "qwen_strip", &t), FG_OK);
-    free(mod);
+    cJSON_free(mod);
     int bad = 0, n = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(v, "ids")) {
@@ -746,7 +746,7 @@ static void test_bad_json(void **state)
     assert_int_equal(n, 3);
     assert_int_equal(ids[0], 257);
     fg_tok_free(t);
-    free(s);
+    cJSON_free(s);
 }
 
 /* Every allocation of a load can fail: a clean FG_ERR_NOMEM, no leak (ASan), no crash. */
@@ -776,7 +776,7 @@ static void test_alloc_failures(void **state)
         assert_int_equal(tok_mem_now(), before);
     }
     assert_true(failures > 5);
-    free(s);
+    cJSON_free(s);
 }
 
 /* Random texts: decode(encode(x)) gives x back (Qwen: NFC(x); utf8proc's NFC is the

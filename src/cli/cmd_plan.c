@@ -109,7 +109,7 @@ int cmd_plan(int argc, char **argv)
         char *s = j ? cJSON_PrintUnformatted(j) : NULL;
         if (!s) return cli_fail("plan: out of memory");
         printf("%s\n", s);
-        free(s);
+        cJSON_free(s);
         cJSON_Delete(j);
     } else {
         char buf[4096];

@@ -90,6 +90,14 @@ static int token_block(size_t bytes_per_token, int n)
 
 INLINE __m512 load_w16(fg_dtype dt, const uint8_t *row, int64_t c, __mmask16 m)
 {
+    if (m == 0xffff) switch (dt) { /* plain loads in the main loop */
+        case FG_DT_F32: return _mm512_loadu_ps((const float *)row + c);
+        case FG_DT_F16: return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + c)));
+        default: {
+            __m512i h = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)((const uint16_t *)row + c)));
+            return _mm512_castsi512_ps(_mm512_slli_epi32(h, 16));
+        }
+        }
     switch (dt) {
     case FG_DT_F32:
         return _mm512_maskz_loadu_ps(m, (const float *)row + c);

@@ -237,7 +237,9 @@ fg_status fg_hf_config_parse(const char *json, size_t len, const char *what, fg_
     out->bos_token_id = out->eos_token_id = -1;
     if (!what) what = "config.json";
     if (!json) return fg_error(FG_ERR_ARG, "%s: no JSON text", what);
+    uint64_t fails = fg_mem_failures();
     cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root && fg_mem_failures() != fails) return fg_error(FG_ERR_NOMEM, "%s: out of memory parsing the JSON", what);
     if (!root) return fg_error(FG_ERR_FORMAT, "%s: not valid JSON", what);
     fg_status st;
     if (!cJSON_IsObject(root)) {

@@ -263,7 +263,10 @@ static fg_status parse_file(st_impl *im, int fi)
 
     const char *hdr = (const char *)f->data + 8;
     const char *parse_end = NULL;
+    uint64_t fails = fg_mem_failures();
     cJSON *root = cJSON_ParseWithLengthOpts(hdr, (size_t)n, &parse_end, false);
+    if (!root && fg_mem_failures() != fails)
+        return fg_error(FG_ERR_NOMEM, "%s: out of memory parsing the header (%lld bytes of JSON)", path, (long long)n);
     if (!root) {
         const char *e = cJSON_GetErrorPtr();
         long at = (e && e >= hdr && e <= hdr + n) ? (long)(e - hdr) : -1;
@@ -354,8 +357,10 @@ static fg_status open_sharded(st_impl *im, const char *index_path, const char *d
         fg_file_unmap(&idx);
         return st;
     }
+    uint64_t fails = fg_mem_failures();
     cJSON *root = idx.size ? cJSON_ParseWithLength((const char *)idx.data, idx.size) : NULL;
     fg_file_unmap(&idx);
+    if (!root && fg_mem_failures() != fails) return fg_error(FG_ERR_NOMEM, "%s: out of memory parsing the JSON", index_path);
     if (!root) return fg_error(FG_ERR_FORMAT, "%s: not valid JSON", index_path);
 
     strtab shards = {0};      /* shard file name -> file index */

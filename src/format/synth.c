@@ -215,7 +215,9 @@ fg_status fg_synth_config_parse(const char *json, size_t len, const char *what, 
     memset(out, 0, sizeof *out);
     if (!what) what = "synthetic config";
     if (!json) return fg_error(FG_ERR_ARG, "%s: no JSON text", what);
+    uint64_t fails = fg_mem_failures();
     cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root && fg_mem_failures() != fails) return fg_error(FG_ERR_NOMEM, "%s: out of memory parsing the JSON", what);
     if (!root) return fg_error(FG_ERR_FORMAT, "%s: not valid JSON", what);
     fg_status s = FG_OK;
     if (!cJSON_IsObject(root)) s = fg_error(FG_ERR_FORMAT, "%s: not a JSON object", what);

@@ -438,8 +438,10 @@ static fg_status load_tokenizer_config(const char *path, synth_vocab *v)
 {
     fg_file f;
     if (fg_file_map(path, &f) != FG_OK) return FG_OK;   /* optional */
+    uint64_t fails = fg_mem_failures();
     cJSON *root = f.size ? cJSON_ParseWithLength((const char *)f.data, f.size) : NULL;
     fg_file_unmap(&f);
+    if (!root && fg_mem_failures() != fails) return fg_error(FG_ERR_NOMEM, "%s: out of memory parsing the JSON", path);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return fg_error(FG_ERR_FORMAT, "%s: not a JSON object", path);
@@ -661,8 +663,10 @@ static fg_status write_cut_tokenizer_config(const char *in, const char *out, con
     fg_file f;
     fg_status s = fg_file_map(in, &f);
     if (s) return s;
+    uint64_t fails = fg_mem_failures();
     cJSON *root = f.size ? cJSON_ParseWithLength((const char *)f.data, f.size) : NULL;
     fg_file_unmap(&f);
+    if (!root && fg_mem_failures() != fails) return fg_error(FG_ERR_NOMEM, "%s: out of memory parsing the JSON", in);
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return fg_error(FG_ERR_FORMAT, "%s: not a JSON object", in);

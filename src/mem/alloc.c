@@ -3,6 +3,7 @@
  * handful of allocations happen at load, none in the token loop, so contention is nil. */
 #include "mem/mem.h"
 
+#include <cJSON.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ static _Atomic int64_t total_cur, total_peak;
 static _Atomic int64_t n_allocs;
 static _Atomic int64_t fail_at; /* 0: never; else the n_allocs value that fails */
 static fg_mem_hook_fn _Atomic alloc_hook;
+static _Thread_local uint64_t n_failures; /* allocations refused on this thread */
 
 static const char *const tag_names[FG_MEM_TAG_COUNT] = {
     "weights-mapped", "weights-owned", "kv", "scratch", "tokenizer", "runtime",
@@ -60,8 +62,14 @@ static bool injected_failure(const void *caller)
     fg_mem_hook_fn hook = atomic_load_explicit(&alloc_hook, memory_order_relaxed);
     if (hook) hook(n, caller);
     int64_t f = atomic_load_explicit(&fail_at, memory_order_relaxed);
-    return f > 0 && n >= f;
+    if (f > 0 && n >= f) {
+        n_failures++;
+        return true;
+    }
+    return false;
 }
+
+uint64_t fg_mem_failures(void) { return n_failures; }
 
 void fg_mem_fail_after(int64_t n)
 {
@@ -75,7 +83,10 @@ static void *alloc_at(fg_mem_tag tag, size_t size, const void *caller)
     if ((unsigned)tag >= FG_MEM_TAG_COUNT || size > SIZE_MAX - sizeof(block_header)) return NULL;
     if (injected_failure(caller)) return NULL;
     block_header *h = malloc(sizeof *h + size);
-    if (!h) return NULL;
+    if (!h) {
+        n_failures++;
+        return NULL;
+    }
     h->size = size;
     h->tag = tag;
     h->magic = BLOCK_MAGIC;
@@ -102,7 +113,10 @@ void *fg_realloc(void *p, size_t size)
     size_t old = h->size;
     fg_mem_tag tag = (fg_mem_tag)h->tag;
     block_header *nh = realloc(h, sizeof *nh + size);
-    if (!nh) return NULL;
+    if (!nh) {
+        n_failures++;
+        return NULL;
+    }
     nh->size = size;
     fg_mem_account(tag, (int64_t)size - (int64_t)old);
     return nh + 1;
@@ -120,6 +134,20 @@ static char *strndup_at(fg_mem_tag tag, const char *s, size_t n, const void *cal
 char *fg_strndup(fg_mem_tag tag, const char *s, size_t n) { return strndup_at(tag, s, n, __builtin_return_address(0)); }
 
 char *fg_strdup(fg_mem_tag tag, const char *s) { return strndup_at(tag, s, strlen(s), __builtin_return_address(0)); }
+
+/* cJSON's allocations: tagged runtime memory, counted, and failed by fault injection like
+ * the library's own (its parse returns NULL for both, see fg_mem_failures). Installed
+ * once, before main and any thread (the constructor of this file, which every user of
+ * the library links: it is the allocator). */
+static void *cjson_alloc(size_t size) { return alloc_at(FG_MEM_RUNTIME, size, __builtin_return_address(0)); }
+
+void fg_json_use_tagged_allocator(void)
+{
+    cJSON_Hooks h = {cjson_alloc, fg_free};
+    cJSON_InitHooks(&h);
+}
+
+__attribute__((constructor)) static void install_cjson_hooks(void) { fg_json_use_tagged_allocator(); }
 
 void fg_free(void *p)
 {

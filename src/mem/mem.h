@@ -62,6 +62,16 @@ void fg_mem_fail_after(int64_t n);
 typedef void (*fg_mem_hook_fn)(int64_t ordinal, const void *caller);
 void fg_mem_set_hook(fg_mem_hook_fn fn);
 
+/* Allocations refused so far on the calling thread (injected failures and real ones).
+ * cJSON returns NULL both for bad syntax and for a failed allocation: a parse that
+ * returned NULL while this count grew ran out of memory (FG_ERR_NOMEM, not FG_ERR_FORMAT). */
+uint64_t fg_mem_failures(void);
+/* cJSON allocates through the tagged allocator (FG_MEM_RUNTIME), so its memory is counted
+ * and fault injection reaches it. The library installs this before main; tests that
+ * install their own cJSON hooks call it to restore the library's. Whatever cJSON returns
+ * (cJSON_Print*) is freed with cJSON_free, never free(). */
+void fg_json_use_tagged_allocator(void);
+
 /* Kernel probes, mapped-weight registry and the breakdown; the budget; the timeline. */
 #include "mem/probe.h"
 #include "mem/budget.h"

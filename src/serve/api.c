@@ -15,15 +15,21 @@
 
 static job *fail(api_error *e, int status, const char *param, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-static job *fail(api_error *e, int status, const char *param, const char *code, const char *fmt, ...)
+void api_error_vset(api_error *e, int status, const char *type, const char *param, const char *code,
+                    const char *fmt, va_list ap)
 {
     e->status = status;
-    e->type = status >= 500 ? "server_error" : "invalid_request_error";
+    e->type = type;
     e->param = param;
     e->code = code;
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+}
+
+static job *fail(api_error *e, int status, const char *param, const char *code, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    api_error_vset(e, status, status >= 500 ? "server_error" : "invalid_request_error", param, code, fmt, ap);
     va_end(ap);
     return NULL;
 }
@@ -444,7 +450,10 @@ static void make_id(job *j, const char *prefix)
 job *api_parse_request(fg_server *s, srv_route r, const char *body, size_t len, api_error *e)
 {
     memset(e, 0, sizeof *e);
+    uint64_t fails = fg_mem_failures();
     cJSON *root = cJSON_ParseWithLength(body, len);
+    if (!root && fg_mem_failures() != fails)
+        return fail(e, 503, NULL, "out_of_memory", "The server ran out of memory parsing the request body.");
     if (!root)
         return fail(e, 400, NULL, "invalid_json",
                     "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP "
@@ -633,7 +642,7 @@ static bool append_event(char **buf, size_t *len, cJSON *o)
     size_t l = strlen(js);
     char *nb = fg_realloc(*buf, *len + l + 9);
     if (!nb) {
-        free(js);
+        cJSON_free(js);
         return false;
     }
     memcpy(nb + *len, "data: ", 6);
@@ -641,7 +650,7 @@ static bool append_event(char **buf, size_t *len, cJSON *o)
     memcpy(nb + *len + 6 + l, "\n\n", 3);
     *buf = nb;
     *len += l + 8;
-    free(js);
+    cJSON_free(js);
     return true;
 }
 

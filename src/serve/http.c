@@ -88,15 +88,17 @@ static enum MHD_Result send_json_h(fg_server *s, struct MHD_Connection *c, srv_r
 {
     char *txt = body ? cJSON_PrintUnformatted(body) : NULL;
     cJSON_Delete(body);
-    if (!txt) {
+    /* cJSON's memory is the tagged allocator's: freed with cJSON_free, not free() */
+    struct MHD_Response *resp = txt ? MHD_create_response_from_buffer_with_free_callback(strlen(txt), txt, cJSON_free) : NULL;
+    if (txt && !resp) cJSON_free(txt);
+    if (!resp) {
         static const char oom[] =
             "{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\",\"param\":null,\"code\":null}}";
         return queue(s, c, r, 500,
                      MHD_create_response_from_buffer(sizeof oom - 1, (void *)oom, MHD_RESPMEM_PERSISTENT),
                      "application/json", NULL, NULL);
     }
-    return queue(s, c, r, status, MHD_create_response_from_buffer(strlen(txt), txt, MHD_RESPMEM_MUST_FREE),
-                 "application/json", h1, v1);
+    return queue(s, c, r, status, resp, "application/json", h1, v1);
 }
 
 enum MHD_Result http_send_json(fg_server *s, struct MHD_Connection *c, srv_route r, int status, cJSON *body)
@@ -104,8 +106,7 @@ enum MHD_Result http_send_json(fg_server *s, struct MHD_Connection *c, srv_route
     return send_json_h(s, c, r, status, body, NULL, NULL);
 }
 
-static enum MHD_Result send_error_h(fg_server *s, struct MHD_Connection *c, srv_route r, int status, const char *type,
-                                    const char *param, const char *code, const char *h1, const char *v1, const char *msg)
+cJSON *http_error_json(const char *type, const char *param, const char *code, const char *msg)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *e = cJSON_AddObjectToObject(o, "error");
@@ -115,7 +116,13 @@ static enum MHD_Result send_error_h(fg_server *s, struct MHD_Connection *c, srv_
     else cJSON_AddNullToObject(e, "param");
     if (code) cJSON_AddStringToObject(e, "code", code);
     else cJSON_AddNullToObject(e, "code");
-    return send_json_h(s, c, r, status, o, h1, v1);
+    return o;
+}
+
+static enum MHD_Result send_error_h(fg_server *s, struct MHD_Connection *c, srv_route r, int status, const char *type,
+                                    const char *param, const char *code, const char *h1, const char *v1, const char *msg)
+{
+    return send_json_h(s, c, r, status, http_error_json(type, param, code, msg), h1, v1);
 }
 
 enum MHD_Result http_send_error(fg_server *s, struct MHD_Connection *c, srv_route r, int status, const char *type,
@@ -269,17 +276,17 @@ static srv_route route_of(const char *url, const char **allow)
 static bool method_allowed(const char *allow, const char *method)
 {
     size_t n = strlen(method);
+    if (n == 0) return false; /* strstr would find "" everywhere without advancing (fuzz: a hang) */
     for (const char *p = allow; (p = strstr(p, method)); p += n)
         if ((p == allow || p[-1] == ' ') && (p[n] == 0 || p[n] == ',')) return true;
     return false;
 }
 
-/* Constant-time comparison of the bearer token with the key. */
-static bool key_ok(fg_server *s, struct MHD_Connection *c)
+/* Constant-time comparison of the bearer token (h: the Authorization header) with the key. */
+static bool key_ok(fg_server *s, const char *h)
 {
     const char *key = s->params.api_key;
     if (!key || !*key) return true;
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
     h += 7;
     while (*h == ' ') h++;
@@ -305,9 +312,8 @@ static enum MHD_Result serve_asset(fg_server *s, struct MHD_Connection *c, const
                            url);
 }
 
-static double query_double(struct MHD_Connection *c, const char *key, double def, double lo, double hi)
+double http_query_double(const char *v, double def, double lo, double hi)
 {
-    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
     if (!v || !*v) return def;
     char *end;
     double d = strtod(v, &end);
@@ -333,8 +339,8 @@ static enum MHD_Result handle_get(fg_server *s, struct MHD_Connection *c, reques
                                    "The model '%.200s' does not exist: this server serves '%s'.", url + 11, s->model_id);
         return http_send_json(s, c, rq->route, 200, stats_model(s));
     case ROUTE_MEMORY: {
-        double window = query_double(c, "window", 300, 1, 86400);
-        double points = query_double(c, "points", 300, 2, 5000);
+        double window = http_query_double(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "window"), 300, 1, 86400);
+        double points = http_query_double(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "points"), 300, 2, 5000);
         return http_send_json(s, c, rq->route, 200, stats_memory(s, window, (int)points));
     }
     case ROUTE_METRICS: {
@@ -389,6 +395,50 @@ static enum MHD_Result handle_generate(fg_server *s, struct MHD_Connection *c, r
     return http_send_json(s, c, rq->route, 200, api_response_json(s, j));
 }
 
+static int header_fail(api_error *e, int status, const char *type, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int header_fail(api_error *e, int status, const char *type, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    api_error_vset(e, status, type, NULL, code, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+int http_check_headers(fg_server *s, bool stopping, const char *method, const char *url, const char *authorization,
+                       const char *content_length, srv_route *route, const char **allow, api_error *e)
+{
+    memset(e, 0, sizeof *e);
+    *route = route_of(url, allow);
+    if (*route == ROUTE_NONE)
+        return header_fail(e, 404, "invalid_request_error", "unknown_url",
+                           "Unknown request URL: %.16s %.200s. Please check the URL for typos.", method, url);
+    if (!method_allowed(*allow, method))
+        return header_fail(e, 405, "invalid_request_error", "method_not_allowed",
+                           "Method %.16s is not allowed for %.200s (allowed: %s).", method, url, *allow);
+    if (stopping) return header_fail(e, 503, "server_error", "shutting_down", "The server is shutting down.");
+    bool needs_key = *route != ROUTE_WEB && *route != ROUTE_HEALTH;
+    if (needs_key && !key_ok(s, authorization))
+        return header_fail(e, 401, "invalid_request_error", "invalid_api_key", "%s",
+                           authorization ? "Incorrect API key provided."
+                                         : "You didn't provide an API key. Provide it in the Authorization header as "
+                                           "'Authorization: Bearer YOUR_KEY'.");
+    if (*route == ROUTE_CHAT || *route == ROUTE_COMPLETIONS) {
+        unsigned long long declared = content_length ? strtoull(content_length, NULL, 10) : 0;
+        if (declared > s->params.max_body)
+            return header_fail(e, 413, "invalid_request_error", "request_too_large",
+                               "The request body is %llu bytes; this server accepts at most %zu.", declared, s->params.max_body);
+        /* a large body is memory too: refuse it rather than grow past the budget (small
+         * ones are what the budget's margin is for: refusing them when the KV cache has
+         * taken the budget would refuse every request, even those that need no growth) */
+        if (declared > TRIM_AFTER && fg_budget_check(s->budget, (int64_t)declared * 3, "a request body and its parse"))
+            return header_fail(e, 503, "server_error", "memory_budget", "The server cannot take this request now: %s",
+                               fg_last_error());
+    }
+    return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
@@ -409,40 +459,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         pthread_mutex_unlock(&s->lock);
 
         const char *allow = NULL;
-        rq->route = route_of(url, &allow);
         rq->answered = true;
-        if (rq->route == ROUTE_NONE)
-            return http_send_error(s, c, ROUTE_NONE, 404, "invalid_request_error", NULL, "unknown_url",
-                                   "Unknown request URL: %.16s %.200s. Please check the URL for typos.", method, url);
-        if (!method_allowed(allow, method)) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "Method %.16s is not allowed for %.200s (allowed: %s).", method, url, allow);
-            return send_error_h(s, c, rq->route, 405, "invalid_request_error", NULL, "method_not_allowed", "Allow", allow, msg);
-        }
-        if (stopping)
-            return http_send_error(s, c, rq->route, 503, "server_error", NULL, "shutting_down", "The server is shutting down.");
-        bool needs_key = rq->route != ROUTE_WEB && rq->route != ROUTE_HEALTH;
-        if (needs_key && !key_ok(s, c))
-            return send_error_h(s, c, rq->route, 401, "invalid_request_error", NULL, "invalid_api_key", "WWW-Authenticate",
-                                "Bearer",
-                                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION)
-                                    ? "Incorrect API key provided."
-                                    : "You didn't provide an API key. Provide it in the Authorization header as "
-                                      "'Authorization: Bearer YOUR_KEY'.");
-        if (rq->route == ROUTE_CHAT || rq->route == ROUTE_COMPLETIONS) {
-            const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-            unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
-            if (declared > s->params.max_body)
-                return http_send_error(s, c, rq->route, 413, "invalid_request_error", NULL, "request_too_large",
-                                       "The request body is %llu bytes; this server accepts at most %zu.", declared,
-                                       s->params.max_body);
-            /* a large body is memory too: refuse it rather than grow past the budget (small
-             * ones are what the budget's margin is for: refusing them when the KV cache has
-             * taken the budget would refuse every request, even those that need no growth) */
-            if (declared > TRIM_AFTER && fg_budget_check(s->budget, (int64_t)declared * 3, "a request body and its parse"))
-                return http_send_error(s, c, rq->route, 503, "server_error", NULL, "memory_budget",
-                                       "The server cannot take this request now: %s", fg_last_error());
-        }
+        api_error e;
+        int status = http_check_headers(s, stopping, method, url,
+                                        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+                                        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH),
+                                        &rq->route, &allow, &e);
+        if (status == 405)
+            return send_error_h(s, c, rq->route, 405, e.type, e.param, e.code, "Allow", allow, e.message);
+        if (status == 401)
+            return send_error_h(s, c, rq->route, 401, e.type, e.param, e.code, "WWW-Authenticate", "Bearer", e.message);
+        if (status) return send_error_h(s, c, rq->route, status, e.type, e.param, e.code, NULL, NULL, e.message);
         rq->answered = false;
         return MHD_YES;
     }

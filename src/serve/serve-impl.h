@@ -12,6 +12,7 @@
 #ifndef FG_SERVE_IMPL_H
 #define FG_SERVE_IMPL_H
 
+#include <stdarg.h>
 #include "serve/serve.h"
 #include "mem/mem.h"
 #include "model/model.h"
@@ -164,6 +165,33 @@ extern const int srv_codes[SRV_N_CODES];
 fg_status http_start(fg_server *s);
 void http_stop(fg_server *s);
 
+/* ---- the API (api.c) ---------------------------------------------------------------- */
+typedef struct api_error {
+    int status;
+    const char *type;
+    const char *param;
+    const char *code;
+    char message[512];
+} api_error;
+
+/* Fills e (the message from fmt and ap). */
+void api_error_vset(api_error *e, int status, const char *type, const char *param, const char *code,
+                    const char *fmt, va_list ap);
+
+/* The checks made on a request's headers, before its body is read: the route (from the
+ * URL libmicrohttpd has split from its query string), the method, shutdown (`stopping`),
+ * the API key (authorization: the Authorization header or NULL) and the declared
+ * Content-Length (NULL when absent). 0 when the request may go on; else the HTTP status
+ * to answer, with e filled. *route and *allow (the methods the route takes, for a 405's
+ * Allow header) are set in every case. Needs no model, connection or lock: the request
+ * fuzz target calls it as the server does. */
+int http_check_headers(fg_server *s, bool stopping, const char *method, const char *url, const char *authorization,
+                       const char *content_length, srv_route *route, const char **allow, api_error *e);
+/* A query argument as a number in [lo, hi]; def when absent, empty, not a number or out of range. */
+double http_query_double(const char *v, double def, double lo, double hi);
+/* OpenAI's error body {"error":{"message","type","param","code"}}; param/code may be NULL. */
+cJSON *http_error_json(const char *type, const char *param, const char *code, const char *msg);
+
 /* A response with a JSON body (cJSON printed; the tree is deleted). */
 enum MHD_Result http_send_json(fg_server *s, struct MHD_Connection *c, srv_route r, int status, cJSON *body);
 /* OpenAI's error shape. type: "invalid_request_error", "authentication_error", ...;
@@ -174,16 +202,9 @@ enum MHD_Result http_send_error(fg_server *s, struct MHD_Connection *c, srv_rout
 enum MHD_Result http_send_text(fg_server *s, struct MHD_Connection *c, srv_route r, int status,
                                const char *type, char *body, size_t len); /* takes body (malloc) */
 
-/* ---- the API (api.c) ----------------------------------------------------------------
- * Parses and validates a request body into a job (rendered and tokenized). On failure
- * returns the HTTP status with *err filled (message, param, code); 0 on success. */
-typedef struct api_error {
-    int status;
-    const char *type;
-    const char *param;
-    const char *code;
-    char message[512];
-} api_error;
+/* Parses and validates a request body into a job (rendered and tokenized). On failure
+ * returns NULL with *err filled (HTTP status, message, param, code). Uses the server's
+ * tokenizer, chat template and limits only (no model, no lock). */
 job *api_parse_request(fg_server *s, srv_route r, const char *body, size_t len, api_error *err);
 /* The non-streamed answer of a finished job. */
 cJSON *api_response_json(fg_server *s, const job *j);

@@ -173,7 +173,9 @@ fg_status fg_suite_spec_parse(const char *json, size_t len, const char *what, fg
 {
     fg_suite_spec_init(out);
     fg_status st = FG_OK;
+    uint64_t fails = fg_mem_failures();
     cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root && fg_mem_failures() != fails) return fg_error(FG_ERR_NOMEM, "%s: out of memory parsing the JSON", what);
     if (!root) return fg_error(FG_ERR_FORMAT, "%s: not valid JSON", what);
     if (!cJSON_IsObject(root)) FAIL("%s: the suite must be a JSON object", what);
     const cJSON *models = NULL, *f;
@@ -182,6 +184,7 @@ fg_status fg_suite_spec_parse(const char *json, size_t len, const char *what, fg
         int64_t v;
         if (!strcmp(k, "name")) {
             if (!cJSON_IsString(f)) FAIL("%s: name must be a string", what);
+            fg_free(out->title); /* a repeated key: the last one wins (fuzz: the first leaked) */
             if (!(out->title = fg_strdup(FG_MEM_RUNTIME, f->valuestring))) goto nomem;
         } else if (!strcmp(k, "models")) {
             if (!cJSON_IsArray(f) || cJSON_GetArraySize(f) == 0) FAIL("%s: models must be a non-empty array", what);
@@ -192,6 +195,10 @@ fg_status fg_suite_spec_parse(const char *json, size_t len, const char *what, fg
         } else if (!strcmp(k, "prompts")) {
             if (!cJSON_IsArray(f) || cJSON_GetArraySize(f) == 0) FAIL("%s: prompts must be a non-empty array of strings", what);
             int n = cJSON_GetArraySize(f);
+            for (int i = 0; i < out->n_texts; i++) fg_free(out->texts[i]); /* a repeated key: the last one wins */
+            fg_free(out->texts);
+            out->texts = NULL;
+            out->n_texts = 0;
             if (!(out->texts = fg_calloc(FG_MEM_RUNTIME, (size_t)n, sizeof *out->texts))) goto nomem;
             const cJSON *t;
             cJSON_ArrayForEach(t, f) {

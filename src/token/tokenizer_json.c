@@ -373,13 +373,19 @@ fg_status fg_tok_load_hf_json(const char *json, size_t len, const char *config_j
     if (!what) what = "tokenizer.json";
     if (!json) return fg_error(FG_ERR_ARG, "%s: no JSON text", what);
     const char *end = NULL;
+    uint64_t fails = fg_mem_failures();
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, false);
+    if (!root && fg_mem_failures() != fails) return fg_error(FG_ERR_NOMEM, "%s: out of memory parsing the JSON", what);
     if (!root)
         return fg_error(FG_ERR_FORMAT, "%s: malformed JSON near byte %zu", what,
                         end && end >= json ? (size_t)(end - json) : (size_t)0);
     cJSON *cfg = NULL;
     if (config_json) {
         cfg = cJSON_ParseWithLengthOpts(config_json, config_len, &end, false);
+        if (!cfg && fg_mem_failures() != fails) {
+            cJSON_Delete(root);
+            return fg_error(FG_ERR_NOMEM, "%s: out of memory parsing tokenizer_config.json", what);
+        }
         if (!cfg) {
             cJSON_Delete(root);
             return fg_error(FG_ERR_FORMAT, "%s: tokenizer_config.json is malformed JSON near byte %zu", what,
