@@ -1,7 +1,9 @@
 /* The budget at run time: with a limit reached mid-generation, KV growth is refused with
  * FG_ERR_BUDGET (message naming the KV cache and the limit), fg_generate stops with
- * finish reason "memory_budget" after some tokens, and the session stays usable. */
+ * finish reason "memory_budget" after some tokens, and the session stays usable; what a
+ * session commits follows the positions used, not the context reserved, as planned. */
 #include "testutil.h"
+#include "model/plan.h"
 #include "sample/generate.h"
 
 #include <stdlib.h>
@@ -82,8 +84,60 @@ static void stops_with_reason(void **st)
     fg_model_free(m);
 }
 
+/* What a session commits (KV cache, scratch) follows the positions used, not the context
+ * reserved: the same 30 positions at --ctx 512 and at a context of 2^20 commit the same
+ * scratch and KV pages (only the 4-byte token slot per position of the context differs),
+ * and the planner, told the positions, predicts the scratch to the byte. */
+static void commit_follows_positions(void **st)
+{
+    (void)st;
+    fg_model *m;
+    fg_model_params mp = fg_model_default_params();
+    const char *path = test_model_path("qwen2-q256-f32.gguf");
+    assert_int_equal(fg_model_load(path, &mp, &m), FG_OK);
+    float *logits = malloc((size_t)fg_model_hparams(m)->n_vocab * sizeof(float));
+    assert_non_null(logits);
+    static const int64_t ctxs[2] = {512, (int64_t)1 << 20};
+    int64_t scratch[2], kv[2];
+    for (int c = 0; c < 2; c++) {
+        fg_mem_stats a, b;
+        fg_mem_get_stats(&a);
+        fg_session_params sp = fg_session_default_params();
+        sp.n_ctx = ctxs[c];
+        sp.n_threads = 2;
+        sp.n_batch = 8;
+        fg_session *s;
+        assert_int_equal(fg_session_create(m, &sp, &s), FG_OK);
+        int32_t ids[20];
+        for (int i = 0; i < 20; i++) ids[i] = 1 + 7 * i;
+        assert_int_equal(fg_session_eval(s, ids, 20, FG_LOGITS_LAST, logits), FG_OK);
+        for (int i = 0; i < 10; i++) assert_int_equal(fg_session_eval(s, &ids[i], 1, FG_LOGITS_LAST, logits), FG_OK);
+        fg_mem_get_stats(&b);
+        scratch[c] = b.current[FG_MEM_SCRATCH] - a.current[FG_MEM_SCRATCH];
+        kv[c] = b.current[FG_MEM_KV] - a.current[FG_MEM_KV] - ctxs[c] * (int64_t)sizeof(int32_t);
+        fg_plan_params pp = fg_plan_default_params();
+        pp.n_ctx = ctxs[c];
+        pp.n_threads = 2;
+        pp.n_batch = 8;
+        pp.n_tokens = 30;
+        pp.mem_limit = (int64_t)1 << 40;
+        fg_plan plan;
+        assert_int_equal(fg_plan_model(path, &pp, &plan), FG_OK);
+        print_message("ctx %lld: scratch %lld (plan %lld), kv %lld (plan %lld)\n", (long long)ctxs[c],
+                      (long long)scratch[c], (long long)plan.scratch, (long long)kv[c],
+                      (long long)(plan.kv - ctxs[c] * (int64_t)sizeof(int32_t)));
+        assert_true(plan.scratch == scratch[c]);
+        assert_true(plan.kv - ctxs[c] * (int64_t)sizeof(int32_t) == kv[c]);
+        fg_session_free(s);
+    }
+    assert_true(scratch[0] == scratch[1]);
+    assert_true(kv[0] == kv[1] && kv[0] > 0);
+    free(logits);
+    fg_model_free(m);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(stops_with_reason)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(stops_with_reason), cmocka_unit_test(commit_follows_positions)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

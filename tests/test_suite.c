@@ -373,6 +373,11 @@ static void check_ran(const char *dir, const cJSON *m, const char *model_path, i
     assert_int_equal(stat(model_path, &sb), 0);
     assert_true(num(m, "file_size") == (double)sb.st_size);
     assert_true(num(m, "params") == num(cJSON_GetObjectItem(m, "plan"), "parameters"));
+    /* the prediction counts the KV positions the bench uses (24 prompt + 6 generated), not
+     * the whole context of 128 that the gate checked */
+    const cJSON *pl = cJSON_GetObjectItem(m, "plan");
+    assert_true(num(pl, "n_ctx") == 128 && num(pl, "kv_positions") == 30);
+    assert_true(num(m, "predicted_peak") == num(pl, "peak"));
     assert_true(num(m, "overhead_over_file") == peak - (double)sb.st_size);
     assert_true(num(m, "overhead_over_file_kv") == peak - (double)sb.st_size - kv);
     /* the parent's samples: never above the child's high-water mark (plus the little the
@@ -509,6 +514,8 @@ static void test_suite_end_to_end(void **state)
     assert_string_equal(str(m, "verdict"), "does_not_fit");
     assert_true(cJSON_IsFalse(cJSON_GetObjectItem(m, "ran")));
     assert_true(num(m, "predicted_peak") > (double)limit);
+    /* refused for the context it reserves, not for the few positions it would use */
+    assert_true(num(cJSON_GetObjectItem(m, "plan"), "kv_positions") == 4000000);
     assert_true(strlen(str(m, "message")) > 10); /* what would fit */
     snprintf(p, sizeof p, "%s/huge-ctx.log", dir);
     struct stat sb;

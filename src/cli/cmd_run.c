@@ -199,6 +199,11 @@ int cmd_run(int argc, char **argv)
     /* refuse before loading what does not fit (--fit: choose what does); a prompt of
      * text is counted at one token per byte until it is tokenized */
     o.plan.n_tokens = (o.ids ? o.n_ids : (int64_t)strlen(o.text)) + o.n_gen;
+    /* one prefill of the prompt, then one token at a time: the scratch arena is sized
+     * for min(--batch, prompt tokens), and so is the plan (a text prompt is counted at
+     * its bytes plus two, BOS and a leading-space marker; from stdin it is unknown) */
+    int64_t prompt_max = o.ids ? o.n_ids : strcmp(o.text, "-") ? (int64_t)strlen(o.text) + 2 : 0;
+    if (prompt_max > 0 && prompt_max < o.plan.n_batch) o.plan.n_batch = (int)prompt_max;
     if (cli_plan_check(o.model, &o.plan, o.verbose)) goto out;
     fg_model_params mp = fg_model_default_params();
     mp.n_threads = o.plan.n_threads;
@@ -242,7 +247,7 @@ int cmd_run(int argc, char **argv)
     }
     fg_session_params sp = fg_session_default_params();
     sp.n_ctx = o.plan.n_ctx;
-    sp.n_batch = o.plan.n_batch;
+    sp.n_batch = o.n_ids < o.plan.n_batch ? (int)o.n_ids : o.plan.n_batch;
     sp.n_threads = o.plan.n_threads;
     sp.budget = budget;
     sp.kv_type = o.plan.kv_type;

@@ -89,8 +89,9 @@ static void attn_task(void *arg, int ith, int nth)
     const fg_hparams *hp = &s->model->hp;
     int64_t hd = hp->head_dim, nh = hp->n_head, nkv = hp->n_head_kv, group = nh / nkv;
     const uint8_t *K = s->k_cache[j->layer].base, *V = s->v_cache[j->layer].base;
-    float *sc = s->scores + (int64_t)ith * (int64_t)fg_attn_scratch_floats(hp, s->n_ctx);
-    float *ktmp = sc + group * s->n_ctx, *vtmp = ktmp + hd;
+    /* this thread's slice (committed for the positions in use): the rows dequantized
+     * from the cache, then the group's scores, n_keys apart */
+    float *ktmp = (float *)s->attn[ith].base, *vtmp = ktmp + hd, *sc = vtmp + hd;
     float scale = 1.0f / sqrtf((float)hd);
     const bool direct = s->kv_type == FG_DT_F32 || s->kv_type == FG_DT_F16;
     int64_t total = j->B * nkv;
@@ -104,25 +105,25 @@ static void attn_task(void *arg, int ith, int nth)
         if (direct) {
             for (int64_t g = 0; g < group; g++)
                 fg_vec_dot_rows(q0 + g * hd, K + head_off, s->kv_type, s->kv_row_bytes, n_keys, hd, scale,
-                                sc + g * s->n_ctx);
+                                sc + g * n_keys);
         } else {
             for (int64_t p = 0; p < n_keys; p++) {
                 const float *k = cache_row(s, K, p, kh, ktmp);
-                for (int64_t g = 0; g < group; g++) sc[g * s->n_ctx + p] = fg_vec_dot(q0 + g * hd, k, hd) * scale;
+                for (int64_t g = 0; g < group; g++) sc[g * n_keys + p] = fg_vec_dot(q0 + g * hd, k, hd) * scale;
             }
         }
         for (int64_t g = 0; g < group; g++) {
-            fg_vec_softmax(sc + g * s->n_ctx, n_keys);
+            fg_vec_softmax(sc + g * n_keys, n_keys);
             memset(out0 + g * hd, 0, (size_t)hd * sizeof(float));
         }
         if (direct) {
             for (int64_t g = 0; g < group; g++)
-                fg_vec_axpy_rows(out0 + g * hd, sc + g * s->n_ctx, V + head_off, s->kv_type, s->kv_row_bytes, n_keys,
+                fg_vec_axpy_rows(out0 + g * hd, sc + g * n_keys, V + head_off, s->kv_type, s->kv_row_bytes, n_keys,
                                  hd);
         } else {
             for (int64_t p = 0; p < n_keys; p++) {
                 const float *v = cache_row(s, V, p, kh, vtmp);
-                for (int64_t g = 0; g < group; g++) fg_vec_axpy(out0 + g * hd, sc[g * s->n_ctx + p], v, hd);
+                for (int64_t g = 0; g < group; g++) fg_vec_axpy(out0 + g * hd, sc[g * n_keys + p], v, hd);
             }
         }
     }
@@ -211,16 +212,24 @@ fg_status fg_session_eval(fg_session *s, const int32_t *ids, int64_t n, fg_logit
         return fg_error(FG_ERR_CONTEXT, "%lld tokens do not fit the context: %lld of %lld positions used",
                         (long long)n, (long long)s->n_past, (long long)s->n_ctx);
     size_t need = (size_t)(s->n_past + n) * s->kv_row_bytes;
-    /* growth of the KV cache is checked against the budget when pages are committed
-     * (every few tokens, not every token) */
-    if (need > s->k_cache[0].committed && s->budget) {
-        int64_t grow = 2 * hp->n_layer * (int64_t)(need - s->k_cache[0].committed);
+    size_t attn_need = fg_attn_scratch_bytes(hp, s->n_past + n);
+    /* growth of the KV cache (and of the attention scratch, which follows the positions
+     * too) is checked against the budget when pages are committed (every few tokens,
+     * not every token) */
+    if ((need > s->k_cache[0].committed || attn_need > s->attn[0].committed) && s->budget) {
+        int64_t grow = 0;
+        if (need > s->k_cache[0].committed) grow += 2 * hp->n_layer * (int64_t)(need - s->k_cache[0].committed);
+        if (attn_need > s->attn[0].committed) grow += s->n_attn * (int64_t)(attn_need - s->attn[0].committed);
         fg_status st = fg_budget_check(s->budget, grow, "KV cache");
         if (st) return st;
     }
     for (int64_t L = 0; L < hp->n_layer; L++) {
         fg_status st;
         if ((st = fg_region_commit(&s->k_cache[L], need)) || (st = fg_region_commit(&s->v_cache[L], need))) return st;
+    }
+    for (int t = 0; t < s->n_attn; t++) {
+        fg_status st = fg_region_commit(&s->attn[t], attn_need);
+        if (st) return st;
     }
     for (int64_t off = 0; off < n; off += s->n_batch) {
         int64_t B = n - off < s->n_batch ? n - off : s->n_batch;

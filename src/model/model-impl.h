@@ -72,18 +72,22 @@ struct fg_session {
     float *k, *v;  /* [n_batch x n_head_kv*hd] */
     float *att;    /* [n_batch x n_head*hd] attention output */
     float *gate, *up; /* [n_batch x n_ff] */
-    float *scores; /* per thread: [group x n_ctx] scores + 2 x hd rows dequantized from the cache */
     float *rope_cs; /* [n_batch x hd/2 x 2] cos, sin of the chunk's positions */
     void *work;    /* matmul work buffer */
     size_t work_size;
+    /* Attention scratch: one region per thread (n_attn = the pool's threads), reserved
+     * for the whole context and committed with the KV cache as positions arrive: 2 x hd
+     * rows dequantized from the cache, then the group's scores packed n_keys apart, so
+     * what is resident grows with the positions used, not with the context reserved. */
+    fg_region *attn;
+    int n_attn;
 };
 
 /* The scratch arena: SCRATCH_BUFS float buffers (element counts into sizes) plus the
  * matmul work area; returns the arena's bytes. Shared by sessions and the planner. */
-#define SCRATCH_BUFS 10
-/* Floats of attention scratch one thread needs. */
-size_t fg_attn_scratch_floats(const fg_hparams *hp, int64_t n_ctx);
-size_t fg_scratch_layout(const fg_hparams *hp, int n_batch, int64_t n_ctx, int n_threads, size_t work,
-                         size_t sizes[SCRATCH_BUFS]);
+#define SCRATCH_BUFS 9
+size_t fg_scratch_layout(const fg_hparams *hp, int n_batch, size_t work, size_t sizes[SCRATCH_BUFS]);
+/* Bytes of one thread's attention scratch for n_pos positions (committed page by page). */
+size_t fg_attn_scratch_bytes(const fg_hparams *hp, int64_t n_pos);
 
 #endif

@@ -138,7 +138,11 @@ static void predict(const fg_model *m, const fg_plan_params *p, int quant, int64
     int64_t vectors = all_tensors - mats_stored; /* norms, biases, rope factors: kept as stored */
     if (vectors < 0) vectors = 0;
     out->weights_by_type[FG_DT_F32] += vectors;
-    out->weights = mats_planned + vectors;
+    /* the file's metadata (GGUF header and key/values, the tokenizer's strings among
+     * them; a safetensors header) is read at load and stays mapped: resident too */
+    int64_t meta = file_bytes(m) - all_tensors;
+    out->file_metadata = meta > 0 ? meta : 0;
+    out->weights = mats_planned + vectors + out->file_metadata;
     out->weights_mapped = !converted;
     out->kv_type = p->kv_type;
     out->kv_per_token = 2 * hp->n_layer * (int64_t)fg_row_bytes(p->kv_type, hp->n_head_kv * hp->head_dim);
@@ -149,7 +153,10 @@ static void predict(const fg_model *m, const fg_plan_params *p, int quant, int64
     out->kv = 2 * hp->n_layer * ((pos * row + pg - 1) / pg * pg) + n_ctx * (int64_t)sizeof(int32_t);
     size_t sizes[SCRATCH_BUFS];
     int nb = p->n_batch > n_ctx ? (int)n_ctx : p->n_batch;
-    out->scratch = (int64_t)fg_scratch_layout(hp, nb, n_ctx, nth, work, sizes);
+    /* the arena for the prefill chunk (one region: whole pages), plus one attention
+     * slice per thread, committed page by page for the positions used (like the KV cache) */
+    int64_t arena = (int64_t)fg_scratch_layout(hp, nb, work, sizes), attn = (int64_t)fg_attn_scratch_bytes(hp, pos);
+    out->scratch = (arena + pg - 1) / pg * pg + nth * ((attn + pg - 1) / pg * pg);
     out->tokenizer = hp->n_vocab * (TOKENIZER_BYTES_PER_TOKEN + (m->gguf ? 0 : TOKENIZER_HF_EXTRA_PER_TOKEN)) +
                      n_merges(m) * TOKENIZER_BYTES_PER_MERGE + TOKENIZER_FIXED;
     out->runtime = RUNTIME_FIXED + hp->n_vocab * RUNTIME_PER_VOCAB;
@@ -281,7 +288,8 @@ size_t fg_plan_format(const fg_plan *pl, char *buf, size_t size)
     OUT("plan: %s, %lld parameters, file %s, context %lld, %s\n", fg_arch_name(pl->arch), (long long)pl->n_params,
         gb(pl->file_bytes, a, sizeof a), (long long)pl->n_ctx,
         pl->quant ? fg_quant_mix_name((fg_quant_mix)pl->quant) : "stored types");
-    OUT("  weights      %12s  (%s)\n", gb(pl->weights, a, sizeof a), pl->weights_mapped ? "mapped from the file" : "converted while loading");
+    OUT("  weights      %12s  (%s; with %s of file metadata)\n", gb(pl->weights, a, sizeof a),
+        pl->weights_mapped ? "mapped from the file" : "converted while loading", gb(pl->file_metadata, b, sizeof b));
     for (int d = 0; d < FG_DT_COUNT; d++)
         if (pl->weights_by_type[d]) OUT("    %-10s %12s\n", fg_dtype_name((fg_dtype)d), gb(pl->weights_by_type[d], a, sizeof a));
     OUT("  kv cache     %12s  (%s, %s per token x %lld%s; committed as tokens arrive)\n", gb(pl->kv, a, sizeof a),
@@ -310,6 +318,7 @@ cJSON *fg_plan_json(const fg_plan *pl)
     cJSON_AddStringToObject(j, "quant", pl->quant ? fg_quant_mix_name((fg_quant_mix)pl->quant) : "none");
     cJSON_AddNumberToObject(j, "weights", (double)pl->weights);
     cJSON_AddBoolToObject(j, "weights_mapped", pl->weights_mapped);
+    cJSON_AddNumberToObject(j, "file_metadata", (double)pl->file_metadata);
     cJSON *bt = cJSON_AddObjectToObject(j, "weights_by_type");
     for (int d = 0; d < FG_DT_COUNT && bt; d++)
         if (pl->weights_by_type[d]) cJSON_AddNumberToObject(bt, fg_dtype_name((fg_dtype)d), (double)pl->weights_by_type[d]);

@@ -38,6 +38,9 @@ typedef struct fg_plan {
     int64_t weights;                    /* resident weights while generating */
     int64_t weights_by_type[FG_DT_COUNT];
     bool weights_mapped;                /* computed from the file mapping (no conversion) */
+    int64_t file_metadata;              /* the file's bytes outside tensors, in `weights`: the
+                                           loader parses them and a GGUF tokenizer's strings
+                                           stay in the mapping, so they are resident too */
     fg_dtype kv_type;
     int64_t kv_per_token, kv;           /* kv_per_token * positions (n_tokens, else n_ctx) */
     int64_t kv_positions;

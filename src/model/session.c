@@ -1,5 +1,6 @@
-/* Sessions: the KV cache (reserved for the whole context, committed as positions
- * arrive) and the scratch arena (sized at creation for n_batch tokens). */
+/* Sessions: the KV cache and the attention scratch (reserved for the whole context,
+ * committed as positions arrive) and the scratch arena (sized at creation for n_batch
+ * tokens). */
 #include "model/model-impl.h"
 
 #include <string.h>
@@ -36,20 +37,18 @@ size_t fg_session_kv_bytes_per_token(const fg_session *s)
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
-size_t fg_attn_scratch_floats(const fg_hparams *hp, int64_t n_ctx)
+size_t fg_attn_scratch_bytes(const fg_hparams *hp, int64_t n_pos)
 {
-    return (size_t)(hp->n_head / hp->n_head_kv) * (size_t)n_ctx + 2 * (size_t)hp->head_dim;
+    return ((size_t)(hp->n_head / hp->n_head_kv) * (size_t)n_pos + 2 * (size_t)hp->head_dim) * sizeof(float);
 }
 
-size_t fg_scratch_layout(const fg_hparams *hp, int n_batch, int64_t n_ctx, int n_threads, size_t work,
-                         size_t sizes[SCRATCH_BUFS])
+size_t fg_scratch_layout(const fg_hparams *hp, int n_batch, size_t work, size_t sizes[SCRATCH_BUFS])
 {
     size_t B = (size_t)n_batch, E = (size_t)hp->n_embd, Q = (size_t)(hp->n_head * hp->head_dim);
     size_t KV = (size_t)(hp->n_head_kv * hp->head_dim), F = (size_t)hp->n_ff;
     size_t half = (size_t)hp->head_dim / 2;
-    /* x, h, q, k, v, att, gate, up, scores, rope_cs (in the order of session.c's pointers) */
-    size_t sz[SCRATCH_BUFS] = {B * E, B * E, B * Q, B * KV, B * KV, B * Q, B * F, B * F,
-                               (size_t)n_threads * fg_attn_scratch_floats(hp, n_ctx), B * half * 2};
+    /* x, h, q, k, v, att, gate, up, rope_cs (in the order of session.c's pointers) */
+    size_t sz[SCRATCH_BUFS] = {B * E, B * E, B * Q, B * KV, B * KV, B * Q, B * F, B * F, B * half * 2};
     size_t total = 0;
     for (int i = 0; i < SCRATCH_BUFS; i++) {
         sizes[i] = sz[i];
@@ -81,7 +80,8 @@ fg_status fg_session_create(fg_model *m, const fg_session_params *params, fg_ses
     s->k_cache = fg_calloc(FG_MEM_RUNTIME, (size_t)hp->n_layer, sizeof(fg_region));
     s->v_cache = fg_calloc(FG_MEM_RUNTIME, (size_t)hp->n_layer, sizeof(fg_region));
     s->tokens = fg_malloc(FG_MEM_KV, (size_t)s->n_ctx * sizeof(int32_t));
-    if (!s->k_cache || !s->v_cache || !s->tokens) {
+    s->attn = fg_calloc(FG_MEM_RUNTIME, (size_t)nth, sizeof(fg_region));
+    if (!s->k_cache || !s->v_cache || !s->tokens || !s->attn) {
         st = fg_error(FG_ERR_NOMEM, "out of memory creating a session");
         goto fail;
     }
@@ -102,6 +102,9 @@ fg_status fg_session_create(fg_model *m, const fg_session_params *params, fg_ses
             (st = fg_region_reserve(&s->v_cache[L], FG_MEM_KV, kv_row * (size_t)s->n_ctx)))
             goto fail;
     }
+    s->n_attn = nth;
+    for (int t = 0; t < nth; t++)
+        if ((st = fg_region_reserve(&s->attn[t], FG_MEM_SCRATCH, fg_attn_scratch_bytes(hp, s->n_ctx)))) goto fail;
 
     /* Scratch layout: every buffer 64-byte aligned inside one region (fg_scratch_layout). */
     size_t work = 0;
@@ -116,15 +119,15 @@ fg_status fg_session_create(fg_model *m, const fg_session_params *params, fg_ses
     size_t w_out = fg_matmul_work_size(m->output.dtype, m->output.cols, s->n_batch);
     if (w_out > work) work = w_out;
     size_t sizes[SCRATCH_BUFS];
-    size_t total = fg_scratch_layout(hp, s->n_batch, s->n_ctx, nth, work, sizes);
+    size_t total = fg_scratch_layout(hp, s->n_batch, work, sizes);
     if ((st = fg_region_reserve(&s->scratch, FG_MEM_SCRATCH, total)) || (st = fg_region_commit(&s->scratch, total)))
         goto fail;
     /* touched now: the arena is resident from the start, as the plan predicts, instead of
      * showing up at the first long prefill */
     memset(s->scratch.base, 0, total);
     uint8_t *p8 = s->scratch.base;
-    _Static_assert(SCRATCH_BUFS == 10, "one pointer per scratch buffer");
-    float **bufs[] = {&s->x, &s->h, &s->q, &s->k, &s->v, &s->att, &s->gate, &s->up, &s->scores, &s->rope_cs};
+    _Static_assert(SCRATCH_BUFS == 9, "one pointer per scratch buffer");
+    float **bufs[] = {&s->x, &s->h, &s->q, &s->k, &s->v, &s->att, &s->gate, &s->up, &s->rope_cs};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
         *bufs[i] = (float *)p8;
         p8 += align64(sizes[i] * sizeof(float));
@@ -148,6 +151,9 @@ void fg_session_free(fg_session *s)
     fg_free(s->k_cache);
     fg_free(s->v_cache);
     fg_free(s->tokens);
+    if (s->attn)
+        for (int t = 0; t < s->n_attn; t++) fg_region_release(&s->attn[t]);
+    fg_free(s->attn);
     fg_region_release(&s->scratch);
     fg_pool_free(s->pool);
     fg_free(s);

@@ -175,6 +175,22 @@ static void settle(fg_suite_result *res, const fg_suite_run_params *p, tick_ctx 
     res->returned = res->leftover <= p->settle_tolerance;
 }
 
+/* Positions a bench child uses at most: the longest prompt plus the generated tokens. A
+ * prompt text is counted at its bytes plus two (BOS, a leading-space marker): no
+ * tokenizer of ours makes more tokens than that from a text. */
+static int64_t suite_positions(const fg_suite_spec *spec)
+{
+    int64_t longest = spec->n_prompt;
+    if (spec->n_texts > 0) {
+        longest = 0;
+        for (int k = 0; k < spec->n_texts; k++) {
+            int64_t n = (int64_t)strlen(spec->texts[k]) + 2;
+            if (n > longest) longest = n;
+        }
+    }
+    return longest > 0 ? longest + spec->n_gen : 0;
+}
+
 static fg_status run_entry(const fg_suite_spec *spec, const fg_suite_run_params *p, const char *exe,
                            fg_suite_report *rep, int i, tick_ctx *t)
 {
@@ -233,6 +249,25 @@ static fg_status run_entry(const fg_suite_spec *spec, const fg_suite_run_params 
             snprintf(fit_note, sizeof fit_note, "; plan: %s", plan.advice);
             q = (fg_quant_mix)plan.quant;
             n_ctx = plan.n_ctx;
+        }
+        /* The gate above is about the whole context reserved (an entry whose context
+         * cannot fit is refused even for a short run); the predicted peak is about what
+         * the child will reach: its KV cache is committed as tokens arrive, so plan again,
+         * at the chosen type and context, for the positions the bench uses. */
+        int64_t used = suite_positions(spec);
+        if (used > 0 && used < n_ctx) {
+            fg_plan_params up = pp;
+            up.n_ctx = n_ctx;
+            up.quant = (int)q;
+            up.fit = false;
+            up.n_tokens = used;
+            fg_plan uplan;
+            cJSON *uj = NULL;
+            if (fg_plan_model(e->path, &up, &uplan) == FG_OK && (uj = fg_plan_json(&uplan))) {
+                cJSON_Delete(res->plan);
+                res->plan = uj;
+                res->plan_peak = uplan.peak;
+            }
         }
     } /* a plan that fails (unreadable model): the child will say why, in its own words */
 
@@ -295,8 +330,12 @@ static fg_status run_entry(const fg_suite_spec *spec, const fg_suite_run_params 
                  res->signal, c.phase[0] ? c.phase : "start", last[0] ? ": " : "", last);
     } else {
         res->exit_code = WEXITSTATUS(c.status);
+        uint64_t fails = fg_mem_failures();
         cJSON *j = c.out && !c.out_overflow ? cJSON_Parse(c.out) : NULL;
-        if (res->exit_code != 0) {
+        if (res->exit_code == 0 && !j && fg_mem_failures() != fails) {
+            res->verdict = FG_VERDICT_ERROR;
+            snprintf(res->message, sizeof res->message, "out of memory parsing the child's report");
+        } else if (res->exit_code != 0) {
             res->verdict = FG_VERDICT_ERROR;
             snprintf(res->message, sizeof res->message, "exit %d: %s", res->exit_code, last[0] ? last : "no message");
             cJSON_Delete(j);
