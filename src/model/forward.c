@@ -184,13 +184,18 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
         for (int64_t i = 0; i < B * E; i++) s->x[i] += s->h[i];
 
         for (int64_t t = 0; t < B; t++) fg_rmsnorm(s->h + t * E, s->x + t * E, l->ffn_norm, (int)E, eps);
-        mm(s, &l->w_gate, s->h, B, s->gate);
-        mm(s, &l->w_up, s->h, B, s->up);
-        for (int64_t i = 0; i < B * F; i++) {
-            float g = s->gate[i];
-            s->gate[i] = g / (1.0f + expf(-g)) * s->up[i];
+        /* FG_FFN_ROWS tokens at a time (gate/up are sized for that); the down projection
+         * of a slice overwrites its own rows of h, which the slice has consumed */
+        for (int64_t t0 = 0; t0 < B; t0 += FG_FFN_ROWS) {
+            int64_t nb = B - t0 < FG_FFN_ROWS ? B - t0 : FG_FFN_ROWS;
+            mm(s, &l->w_gate, s->h + t0 * E, nb, s->gate);
+            mm(s, &l->w_up, s->h + t0 * E, nb, s->up);
+            for (int64_t i = 0; i < nb * F; i++) {
+                float g = s->gate[i];
+                s->gate[i] = g / (1.0f + expf(-g)) * s->up[i];
+            }
+            mm(s, &l->w_down, s->gate, nb, s->h + t0 * E);
         }
-        mm(s, &l->w_down, s->gate, B, s->h);
         for (int64_t i = 0; i < B * E; i++) s->x[i] += s->h[i];
     }
 

@@ -86,6 +86,12 @@ struct fg_session {
 /* The scratch arena: SCRATCH_BUFS float buffers (element counts into sizes) plus the
  * matmul work area; returns the arena's bytes. Shared by sessions and the planner. */
 #define SCRATCH_BUFS 9
+/* The feed-forward block of a prefill chunk runs FG_FFN_ROWS tokens at a time, so its
+ * two n_ff-wide buffers (gate, up) are sized for that many rows, not the whole chunk:
+ * for a 3B model at 256-token chunks 21.5 MiB become 5.4 MiB, for the price of reading
+ * the FFN weights once per 64 tokens instead of once per chunk. */
+#define FG_FFN_ROWS 64
+static inline int64_t fg_ffn_rows(int64_t n_batch) { return n_batch < FG_FFN_ROWS ? n_batch : FG_FFN_ROWS; }
 size_t fg_scratch_layout(const fg_hparams *hp, int n_batch, size_t work, size_t sizes[SCRATCH_BUFS]);
 /* Bytes of one thread's attention scratch for n_pos positions (committed page by page). */
 size_t fg_attn_scratch_bytes(const fg_hparams *hp, int64_t n_pos);

@@ -46,9 +46,9 @@ size_t fg_scratch_layout(const fg_hparams *hp, int n_batch, size_t work, size_t 
 {
     size_t B = (size_t)n_batch, E = (size_t)hp->n_embd, Q = (size_t)(hp->n_head * hp->head_dim);
     size_t KV = (size_t)(hp->n_head_kv * hp->head_dim), F = (size_t)hp->n_ff;
-    size_t half = (size_t)hp->head_dim / 2;
+    size_t half = (size_t)hp->head_dim / 2, BF = (size_t)fg_ffn_rows(n_batch);
     /* x, h, q, k, v, att, gate, up, rope_cs (in the order of session.c's pointers) */
-    size_t sz[SCRATCH_BUFS] = {B * E, B * E, B * Q, B * KV, B * KV, B * Q, B * F, B * F, B * half * 2};
+    size_t sz[SCRATCH_BUFS] = {B * E, B * E, B * Q, B * KV, B * KV, B * Q, BF * F, BF * F, B * half * 2};
     size_t total = 0;
     for (int i = 0; i < SCRATCH_BUFS; i++) {
         sizes[i] = sz[i];
