@@ -426,9 +426,45 @@ static void test_concurrent_checks(void **state)
     machine_free(m);
 }
 
+/* Real pressure: the limit is fixed at creation, but another process can take the memory
+ * it assumed free. Growth must leave LIVE_RESERVE (32 MiB) of what is free now:
+ * MemAvailable, and the cgroup's limit minus its usage when it has a limit. */
+static void test_live_pressure(void **state)
+{
+    (void)state;
+    machine *m = machine_new();
+    fg_budget *b = budget_on(m, 1024 * MIB, 0, 0); /* refresh on every check */
+    assert_int_equal(fg_budget_check(b, 500 * MIB, "kv cache"), FG_OK);
+    set_available(m, 60 * 1024); /* someone took all but 60 MiB */
+    assert_int_equal(fg_budget_check(b, 50 * MIB, "kv cache"), FG_ERR_BUDGET);
+    const char *msg = fg_last_error();
+    assert_non_null(strstr(msg, "kv cache"));
+    assert_non_null(strstr(msg, "only 60.0 MiB is free now"));
+    assert_int_equal(fg_budget_check(b, 28 * MIB, "kv cache"), FG_OK);     /* 60 - 32 */
+    assert_int_equal(fg_budget_check(b, 28 * MIB + 1, "kv cache"), FG_ERR_BUDGET);
+    set_available(m, 8 * 1024 * 1024); /* and gave it back */
+    assert_int_equal(fg_budget_check(b, 50 * MIB, "kv cache"), FG_OK);
+    fg_budget_free(b);
+
+    /* a cgroup limit: its usage counts, whatever MemAvailable says */
+    put(m->root, "fs/sys/fs/cgroup/app/memory.max", "314572800\n");     /* 300 MiB */
+    put(m->root, "fs/sys/fs/cgroup/app/memory.current", "209715200\n"); /* 200 MiB */
+    b = budget_on(m, 0, 0, 0);
+    fg_budget_info in;
+    fg_budget_get_info(b, &in);
+    assert_int_equal(in.source, FG_BUDGET_CGROUP);
+    assert_int_equal(fg_budget_check(b, 60 * MIB, "kv cache"), FG_OK);     /* 100 free - 32 */
+    put(m->root, "fs/sys/fs/cgroup/app/memory.current", "293601280\n"); /* 280 MiB: 20 free */
+    assert_int_equal(fg_budget_check(b, 1 * MIB, "kv cache"), FG_ERR_BUDGET);
+    assert_non_null(strstr(fg_last_error(), "only 20.0 MiB is free now"));
+    fg_budget_free(b);
+    machine_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_live_pressure),
         cmocka_unit_test(test_given_limit),
         cmocka_unit_test(test_fast_path_sees_tagged_growth),
         cmocka_unit_test(test_refusal_on_fresh_figures),

@@ -19,7 +19,7 @@ typedef struct run_opts {
     int32_t *ids;
     int64_t n_ids;
     long long n_gen, top_k;
-    bool json, verbose, no_special, mlock;
+    bool json, verbose, no_special, mlock, ignore_eos;
     const char *memory_report;
     const char *text;
     fg_plan_params plan;
@@ -44,6 +44,7 @@ static void usage(void)
            "  --mem-limit SIZE  memory limit (default: the cgroup's, else MemAvailable)\n"
            "  --fit             choose the quantization and context that fit the limit\n"
            "  --mlock           keep the weights resident (counted against the limit)\n"
+           "  --ignore-eos      with -p: generate -n tokens even past an end-of-generation token\n"
            "  --memory-report FILE  write the memory timeline and breakdown (JSON)\n"
            "  -v, --verbose     the plan, timings and the memory breakdown on stderr\n%s", cli_sampling_help());
 }
@@ -170,6 +171,8 @@ int cmd_run(int argc, char **argv)
             o.text = v;
         } else if (!strcmp(a, "--mlock")) {
             o.mlock = true;
+        } else if (!strcmp(a, "--ignore-eos")) {
+            o.ignore_eos = true;
         } else if (!strcmp(a, "--memory-report")) {
             NEED_VALUE();
             o.memory_report = v;
@@ -293,7 +296,7 @@ int cmd_run(int argc, char **argv)
     }
     if ((st = fg_sampler_create(&o.sp, hp->n_vocab, &smp))) { cli_fail_status(st, "sampler"); goto done; }
     if (o.text) {
-        fg_gen_params gp = {.max_tokens = o.n_gen, .stop_at_eog = true, .skip_special = false, .timeline = tl};
+        fg_gen_params gp = {.max_tokens = o.n_gen, .stop_at_eog = !o.ignore_eos, .skip_special = false, .timeline = tl};
         fg_gen_result res;
         if ((st = fg_generate(s, tok, smp, o.ids, o.n_ids, &gp, emit_text, NULL, &res))) {
             printf("\n");

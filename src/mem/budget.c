@@ -18,6 +18,9 @@ struct fg_budget {
     int64_t refresh_us;
     fg_budget_info info;       /* limit, basis, source... fixed after creation */
     int64_t extra;             /* kernel-seen bytes we do not account for, at the last refresh */
+    bool watch_cgroup;         /* the cgroup had a limit at creation: read its usage too */
+    int64_t live_free;         /* memory free for growth now (MemAvailable, cgroup limit -
+                                * usage: the smaller), -1 when unknown; at the last refresh */
     int64_t last_refresh_us;
 };
 
@@ -63,6 +66,16 @@ static fg_status refresh_locked(fg_budget *b)
     int64_t extra_anon = anon - tagged_anon();
     int64_t extra_file = file - fg_mem_mapped_size();
     b->extra = (extra_anon > 0 ? extra_anon : 0) + (extra_file > 0 ? extra_file : 0);
+    /* What other processes leave us now: the limit above is fixed when the budget is
+     * made, but a process started later can take the memory it assumed free. */
+    b->live_free = -1;
+    int64_t avail = -1;
+    if (fg_probe_meminfo_brief(&b->roots, NULL, &avail, NULL, NULL) == FG_OK && avail >= 0) b->live_free = avail;
+    fg_cgroup_mem cg;
+    if (b->watch_cgroup && fg_probe_cgroup(&b->roots, 0, &cg) == FG_OK && fg_cgroup_has_limit(&cg) && cg.current >= 0) {
+        int64_t f = cg.limit > cg.current ? cg.limit - cg.current : 0;
+        if (b->live_free < 0 || f < b->live_free) b->live_free = f;
+    }
     b->info.refreshes++;
     return FG_OK;
 }
@@ -104,8 +117,10 @@ fg_status fg_budget_create(const fg_budget_params *params, fg_budget **out)
         in->available = avail + k.vm_rss;
     fg_cgroup_mem cg;
     s = fg_probe_cgroup(&b->roots, 0, &cg);
-    if (s == FG_OK)
+    if (s == FG_OK) {
         in->cgroup_limit = cg.limit;
+        b->watch_cgroup = fg_cgroup_has_limit(&cg);
+    }
     else if (p.limit == 0)
         goto fail; /* detecting, and the cgroup's files are malformed: say so */
 
@@ -163,31 +178,49 @@ fg_status fg_budget_refresh(fg_budget *b)
     return s;
 }
 
+/* Growth must also leave this much of what is free right now (MemAvailable, or the
+ * cgroup's limit minus its usage): below it the kernel reclaims our weights' pages and
+ * then kills. */
+#define LIVE_RESERVE (32 * MIB)
+
+static bool fits_limit(const fg_budget *b, int64_t bytes, int64_t *used)
+{
+    *used = used_estimate(b);
+    return *used <= b->info.limit && bytes <= b->info.limit - *used;
+}
+
+static bool fits_live(const fg_budget *b, int64_t bytes) { return b->live_free < 0 || bytes <= b->live_free - LIVE_RESERVE; }
+
 fg_status fg_budget_check(fg_budget *b, int64_t bytes, const char *what)
 {
     if (!b || bytes <= 0) return FG_OK;
     pthread_mutex_lock(&b->lock);
     bool fresh = false;
     if (fg_probe_now_us() - b->last_refresh_us >= b->refresh_us) fresh = refresh_locked(b) == FG_OK;
-    int64_t used = used_estimate(b);
-    if (used <= b->info.limit && bytes <= b->info.limit - used) {
+    int64_t used;
+    bool in_limit = fits_limit(b, bytes, &used), live = fits_live(b, bytes);
+    /* Refuse only on fresh figures: memory freed since the last reading may make room. */
+    if ((!in_limit || !live) && !fresh && refresh_locked(b) == FG_OK) {
+        in_limit = fits_limit(b, bytes, &used);
+        live = fits_live(b, bytes);
+    }
+    if (in_limit && live) {
         pthread_mutex_unlock(&b->lock);
         return FG_OK;
     }
-    /* Refuse only on fresh figures: memory freed since the last reading may make room. */
-    if (!fresh && refresh_locked(b) == FG_OK) {
-        used = used_estimate(b);
-        if (used <= b->info.limit && bytes <= b->info.limit - used) {
-            pthread_mutex_unlock(&b->lock);
-            return FG_OK;
-        }
-    }
     b->info.refusals++;
     char x[32], y[32], z[32];
-    fg_status s = fg_error(FG_ERR_BUDGET, "%s of %s would exceed the memory budget: %s in use, limit %s (%s)",
-                           what ? what : "growth", fg_mem_fmt_bytes(bytes, x, sizeof x),
-                           fg_mem_fmt_bytes(used, y, sizeof y), fg_mem_fmt_bytes(b->info.limit, z, sizeof z),
-                           b->info.describe);
+    fg_status s;
+    if (!in_limit)
+        s = fg_error(FG_ERR_BUDGET, "%s of %s would exceed the memory budget: %s in use, limit %s (%s)",
+                     what ? what : "growth", fg_mem_fmt_bytes(bytes, x, sizeof x), fg_mem_fmt_bytes(used, y, sizeof y),
+                     fg_mem_fmt_bytes(b->info.limit, z, sizeof z), b->info.describe);
+    else
+        s = fg_error(FG_ERR_BUDGET,
+                     "%s of %s would exceed the memory budget: only %s is free now (other processes took the rest), "
+                     "%s kept in reserve",
+                     what ? what : "growth", fg_mem_fmt_bytes(bytes, x, sizeof x),
+                     fg_mem_fmt_bytes(b->live_free, y, sizeof y), fg_mem_fmt_bytes(LIVE_RESERVE, z, sizeof z));
     pthread_mutex_unlock(&b->lock);
     return s;
 }
