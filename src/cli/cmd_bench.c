@@ -92,8 +92,9 @@ static void print_text(const fg_bench_result *r, bool verbose)
     if (r->bandwidth_gbs > 0)
         printf("bandwidth  %.2f GB/s: ceiling %.2f tok/s at %s per token; decode at %.1f%% of it\n", r->bandwidth_gbs,
                r->ceiling_tok_s, fg_mem_fmt_bytes(r->weight_bytes_per_token, a, sizeof a), 100 * r->ceiling_fraction);
-    printf("memory     peak RSS %s = file %s + KV used %s %s %s over them\n", fg_mem_fmt_bytes(r->peak_rss, a, sizeof a),
-           fg_mem_fmt_bytes(r->file_size, b, sizeof b), fg_mem_fmt_bytes(r->kv_used, c, sizeof c),
+    printf("memory     peak RSS %s = %s %s + KV used %s %s %s over them\n", fg_mem_fmt_bytes(r->peak_rss, a, sizeof a),
+           r->converted ? "converted weights" : "file",
+           fg_mem_fmt_bytes(r->converted ? r->weight_bytes : r->file_size, b, sizeof b), fg_mem_fmt_bytes(r->kv_used, c, sizeof c),
            r->overhead >= 0 ? "+" : "-", fg_mem_fmt_bytes(r->overhead >= 0 ? r->overhead : -r->overhead, d, sizeof d));
     if (verbose) {
         char buf[4096];

@@ -320,7 +320,8 @@ fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
     if ((st = fg_mem_breakdown_get(NULL, &r->breakdown))) goto done;
     r->peak_rss = r->breakdown.kernel.vm_hwm;
     r->kv_used = r->breakdown.peak[FG_MEM_KV];
-    r->overhead = r->peak_rss - r->file_size - r->kv_used;
+    r->converted = r->breakdown.peak[FG_MEM_WEIGHTS_OWNED] > 0;
+    r->overhead = r->peak_rss - (r->converted ? r->weight_bytes : r->file_size) - r->kv_used;
     st = FG_OK;
 done:
     if (prompts)
@@ -381,6 +382,7 @@ cJSON *fg_bench_result_json(const fg_bench_result *r)
     cJSON_AddNumberToObject(o, "kv_bytes_per_token", (double)r->kv_bytes_per_token);
     cJSON_AddNumberToObject(o, "tokenizer_bytes", (double)r->tokenizer_bytes);
     cJSON_AddNumberToObject(o, "overhead", (double)r->overhead);
+    cJSON_AddBoolToObject(o, "converted", r->converted);
     cJSON *bd = fg_mem_breakdown_json(&r->breakdown);
     if (bd) cJSON_AddItemToObject(o, "breakdown", bd);
     else cJSON_AddNullToObject(o, "breakdown");

@@ -85,7 +85,9 @@ typedef struct fg_bench_result {
     int64_t kv_used;            /* KV cache committed at its peak */
     int64_t kv_bytes_per_token;
     int64_t tokenizer_bytes;
-    int64_t overhead;           /* peak_rss - file_size - kv_used */
+    bool converted;             /* weights converted while loading (--quant): owned, not the file */
+    int64_t overhead;           /* peak_rss - kv_used - file_size, or - weight_bytes when converted
+                                 * (the converted weights are what stays resident) */
     fg_mem_breakdown breakdown; /* at the end, model and session still loaded */
 } fg_bench_result;
 
