@@ -182,10 +182,13 @@ static void test_cjson_tagged(void **state)
     assert_true(fg_mem_failures() > f0);
 }
 
+static char *tmp_dir;
+
 static int setup(void **state)
 {
     (void)state;
-    snprintf(st_path, sizeof st_path, "%s/nomem.safetensors", test_tmpdir());
+    tmp_dir = test_tmpdir();
+    snprintf(st_path, sizeof st_path, "%s/nomem.safetensors", tmp_dir);
     return 0;
 }
 
@@ -193,6 +196,8 @@ static int teardown(void **state)
 {
     (void)state;
     unlink(st_path);
+    rmdir(tmp_dir);
+    free(tmp_dir);
     return 0;
 }
 
