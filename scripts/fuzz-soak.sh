@@ -30,13 +30,7 @@ if [ "${1:-}" = --report ]; then
   exit 0
 fi
 
-targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then
-  for f in fuzz/fuzz_*.c; do
-    t=$(basename "$f" .c)
-    [ "$t" = fuzz_util ] || targets+=("${t#fuzz_}")
-  done
-fi
+. scripts/fuzz-targets.sh "$@"
 # nice 19 only ranks processes within one scheduling autogroup (one session): started
 # with setsid or from another terminal, the campaign would still take half the machine
 # from everything else. Lowering the session's autogroup makes it really background work.

@@ -17,13 +17,7 @@ cc=""
 for c in clang-14 clang; do command -v "$c" >/dev/null 2>&1 && { cc=$c; break; }; done
 [ -n "$cc" ] || { echo "fuzz.sh: clang not found (scripts/setup.sh installs it)" >&2; exit 1; }
 
-targets=("$@")
-if [ ${#targets[@]} -eq 0 ]; then
-  for f in fuzz/fuzz_*.c; do
-    t=$(basename "$f" .c)
-    [ "$t" = fuzz_util ] || targets+=("${t#fuzz_}")
-  done
-fi
+. scripts/fuzz-targets.sh "$@"
 
 start=$(date +%s)
 CC=$cc nice -n 19 cmake -S . -B "$build" -DFG_FUZZ=ON -DFG_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
