@@ -11,6 +11,7 @@
 #   scripts/fuzz-soak.sh [TARGET...]        (default: every target; build with scripts/fuzz.sh 1 first)
 #   ROUND=300 TARGET_CPU=1800 scripts/fuzz-soak.sh gguf safetensors
 #   scripts/fuzz-soak.sh --report           (CPU seconds and inputs per target so far)
+# On a machine with N idle cores, run N campaigns at once on disjoint target lists.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${FG_FUZZ_BUILD:-build-libfuzzer}
@@ -45,8 +46,12 @@ while :; do
     bin="$build/fuzz/fuzz_$t"
     [ -x "$bin" ] || { echo "soak: no target $t (scripts/fuzz.sh 1 $t builds it)" >&2; continue; }
     [ -f "$build/logs/soak-$t.crashed" ] && continue
-    [ "$(cpu_of "$t")" -ge "$goal" ] && continue
+    done_s=$(cpu_of "$t")
+    [ "$done_s" -ge "$goal" ] && continue
     left=1
+    # The last round of a target runs only what it still needs (plus a little), not a full ROUND.
+    need=$((goal - done_s + 10))
+    len=$(( need < round ? need : round ))
     work="$build/corpus/$t"
     mkdir -p "$work"
     dict=()
@@ -55,7 +60,7 @@ while :; do
     log="$build/logs/soak-$t-$seed.log"
     rc=0
     nice -n 19 /usr/bin/time -f "%U %S" -o "$build/logs/soak-$t.cpu" "$bin" -seed=$seed \
-      -max_total_time="$round" -timeout=30 -rss_limit_mb=4096 -max_len=131072 -print_final_stats=1 \
+      -max_total_time="$len" -timeout=30 -rss_limit_mb=4096 -max_len=131072 -print_final_stats=1 \
       -artifact_prefix="$build/artifacts/$t-" "${dict[@]}" "$work" "fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
     cpu=$(awk 'END { printf "%.1f", $1 + $2 }' "$build/logs/soak-$t.cpu")
     # A "timeout" whose input then runs at once was a paused or starved process (libFuzzer
