@@ -1,7 +1,9 @@
 /* The attention row kernels (fg_vec_dot_rows, fg_vec_axpy_rows, fg_vec_softmax) on every
  * instruction-set path this CPU has, against float64 references computed here: F32 and
- * F16 rows with padding between them, head sizes that take the vector paths (multiples
- * of 8, with and without a 64-column remainder) and ones that take the scalar fallback. */
+ * F16 rows with padding between them, one or several query heads per call (grouped-query
+ * attention), row counts around the kernels' row blocks, head sizes that take the vector
+ * paths (multiples of 8, with and without a 64-column remainder) and ones that take the
+ * scalar fallback. */
 #include "testutil.h"
 #include "core/core.h"
 
@@ -40,42 +42,51 @@ static uint8_t *make_rows(fg_dtype dt, int64_t n, int64_t d, size_t stride, doub
     return rows;
 }
 
-static void check_rows(fg_dtype dt, int64_t n, int64_t d)
+/* nq query heads (as grouped-query attention passes them) over n rows of d values */
+static void check_rows(fg_dtype dt, int64_t nq, int64_t n, int64_t d)
 {
     size_t stride = (size_t)fg_row_bytes(dt, d) + 24; /* other heads' data in between */
     double *ref = malloc(sizeof(double) * (size_t)(n * d));
-    float *q = malloc(sizeof(float) * (size_t)d), *out = malloc(sizeof(float) * (size_t)n);
-    float *w = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)d);
+    float *q = malloc(sizeof(float) * (size_t)(nq * d)), *out = malloc(sizeof(float) * (size_t)(nq * n + 1));
+    float *w = malloc(sizeof(float) * (size_t)(nq * n)), *y = malloc(sizeof(float) * (size_t)(nq * d + 1));
     assert_true(ref && q && out && w && y);
     uint8_t *rows = make_rows(dt, n, d, stride, ref);
-    for (int64_t i = 0; i < d; i++) q[i] = (float)urand();
-    for (int64_t p = 0; p < n; p++) w[p] = (float)(urand() + 1) / (float)n;
+    for (int64_t i = 0; i < nq * d; i++) q[i] = (float)urand();
+    for (int64_t i = 0; i < nq * n; i++) w[i] = (float)(urand() + 1) / (float)n;
     const float scale = 0.125f;
 
-    fg_vec_dot_rows(q, rows, dt, stride, n, d, scale, out);
-    for (int64_t p = 0; p < n; p++) {
-        double s = 0, mag = 0;
-        for (int64_t i = 0; i < d; i++) {
-            s += q[i] * ref[p * d + i];
-            mag += fabs(q[i] * ref[p * d + i]);
-        }
-        /* float summation of d terms: error below d * 2^-23 * sum |terms| */
-        double err = fabs(out[p] - scale * s), tol = (double)d * 0x1p-23 * scale * mag + 1e-7;
-        if (err > tol) fail_msg("%s dot_rows d=%lld row %lld: %.9g vs %.9g", fg_dtype_name(dt), (long long)d,
-                                (long long)p, out[p], scale * s);
-    }
-
-    for (int64_t i = 0; i < d; i++) y[i] = (float)i; /* accumulates onto what is there */
-    fg_vec_axpy_rows(y, w, rows, dt, stride, n, d);
-    for (int64_t i = 0; i < d; i++) {
-        double s = (double)i, mag = fabs((double)i);
+    out[nq * n] = 12345.0f; /* nothing is written past the nq x n results */
+    fg_vec_dot_rows(q, nq, rows, dt, stride, n, d, scale, out);
+    assert_true(out[nq * n] == 12345.0f);
+    for (int64_t g = 0; g < nq; g++)
         for (int64_t p = 0; p < n; p++) {
-            s += w[p] * ref[p * d + i];
-            mag += fabs(w[p] * ref[p * d + i]);
+            double s = 0, mag = 0;
+            for (int64_t i = 0; i < d; i++) {
+                s += q[g * d + i] * ref[p * d + i];
+                mag += fabs(q[g * d + i] * ref[p * d + i]);
+            }
+            /* float summation of d terms: error below d * 2^-23 * sum |terms| */
+            double got = out[g * n + p], err = fabs(got - scale * s), tol = (double)d * 0x1p-23 * scale * mag + 1e-7;
+            if (err > tol)
+                fail_msg("%s dot_rows nq=%lld d=%lld head %lld row %lld: %.9g vs %.9g", fg_dtype_name(dt),
+                         (long long)nq, (long long)d, (long long)g, (long long)p, got, scale * s);
         }
-        if (fabs(y[i] - s) > (double)(n + 1) * 0x1p-23 * mag + 1e-7)
-            fail_msg("%s axpy_rows d=%lld col %lld: %.9g vs %.9g", fg_dtype_name(dt), (long long)d, (long long)i, y[i], s);
-    }
+
+    for (int64_t i = 0; i < nq * d; i++) y[i] = (float)(i % d); /* accumulates onto what is there */
+    y[nq * d] = 12345.0f;
+    fg_vec_axpy_rows(y, w, nq, rows, dt, stride, n, d);
+    assert_true(y[nq * d] == 12345.0f);
+    for (int64_t g = 0; g < nq; g++)
+        for (int64_t i = 0; i < d; i++) {
+            double s = (double)i, mag = fabs((double)i);
+            for (int64_t p = 0; p < n; p++) {
+                s += w[g * n + p] * ref[p * d + i];
+                mag += fabs(w[g * n + p] * ref[p * d + i]);
+            }
+            if (fabs(y[g * d + i] - s) > (double)(n + 1) * 0x1p-23 * mag + 1e-7)
+                fail_msg("%s axpy_rows nq=%lld d=%lld head %lld col %lld: %.9g vs %.9g", fg_dtype_name(dt),
+                         (long long)nq, (long long)d, (long long)g, (long long)i, y[g * d + i], s);
+        }
     free(rows);
     free(ref);
     free(q);
@@ -109,21 +120,62 @@ static void check_softmax(int64_t n, double spread)
     free(e);
 }
 
+/* argmax: the first index of the maximum, NaNs ignored, at every offset in and past a
+ * vector; silu_mul against float64 over the range the feed-forward sees and beyond */
+static void check_argmax_silu(void)
+{
+    enum { N = 1000 };
+    float x[N], up[N], g[N];
+    for (int64_t n = 1; n <= 40; n++)
+        for (int64_t at = 0; at < n; at++) {
+            for (int64_t i = 0; i < n; i++) x[i] = (float)urand();
+            x[at] = 3.0f;
+            if (at + 3 < n) x[at + 3] = 3.0f;     /* a tie later: the first one wins */
+            if (at > 0) x[at - 1] = NAN;          /* NaNs never win */
+            assert_int_equal(fg_vec_argmax(x, n), at);
+        }
+    for (int64_t i = 0; i < N; i++) x[i] = -INFINITY;
+    assert_int_equal(fg_vec_argmax(x, N), 0);
+    x[N - 1] = -1e30f;
+    assert_int_equal(fg_vec_argmax(x, N), N - 1);
+
+    for (int64_t i = 0; i < N; i++) {
+        g[i] = x[i] = (float)(urand() * 12);
+        up[i] = (float)urand();
+    }
+    x[0] = g[0] = -100.0f; /* e^100 overflows a float: silu must still give -0 */
+    x[1] = g[1] = 100.0f;
+    x[2] = g[2] = 0.0f;
+    for (int64_t n = 1; n <= N; n = n * 3 + 1) {
+        memcpy(x, g, sizeof x);
+        fg_vec_silu_mul(x, up, n);
+        for (int64_t i = 0; i < n; i++) {
+            double want = (double)g[i] / (1.0 + exp(-(double)g[i])) * up[i];
+            if (fabs(x[i] - want) > 1e-6 * fabs(want) + 1e-30)
+                fail_msg("silu_mul n=%lld [%lld] g=%g: %.9g vs %.9g", (long long)n, (long long)i, g[i], x[i], want);
+        }
+    }
+}
+
 static void test_rows_every_path(void **state)
 {
     (void)state;
-    const int64_t dims[] = {64, 128, 80, 8, 200, 12, 5}; /* 12 and 5 take the scalar fallback */
-    const int64_t counts[] = {1, 3, 100, 1000};
+    /* 12, 5 and 264 take the scalar fallback */
+    const int64_t dims[] = {64, 128, 80, 8, 200, 256, 12, 5, 264};
+    const int64_t counts[] = {1, 3, 8, 17, 100, 1000};
+    const int64_t heads[] = {1, 7, 4}; /* Qwen2.5-0.5B shares a kv head among 7 */
     int paths = 0;
     for (int isa = 0; isa < FG_ISA_COUNT; isa++) {
         if (!fg_isa_supported((fg_isa)isa)) continue;
         assert_int_equal(fg_isa_force((fg_isa)isa), FG_OK);
         paths++;
         for (size_t a = 0; a < sizeof dims / sizeof dims[0]; a++)
-            for (size_t b = 0; b < sizeof counts / sizeof counts[0]; b++) {
-                check_rows(FG_DT_F32, counts[b], dims[a]);
-                check_rows(FG_DT_F16, counts[b], dims[a]);
-            }
+            for (size_t b = 0; b < sizeof counts / sizeof counts[0]; b++)
+                for (size_t h = 0; h < sizeof heads / sizeof heads[0]; h++) {
+                    check_rows(FG_DT_F32, heads[h], counts[b], dims[a]);
+                    check_rows(FG_DT_F16, heads[h], counts[b], dims[a]);
+                }
+        check_argmax_silu();
         const int64_t sizes[] = {1, 2, 7, 8, 9, 31, 450, 4097};
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
             check_softmax(sizes[i], 1);

@@ -124,14 +124,6 @@ static void row_summary(const float *row, int64_t n, int k, int32_t *ids, float 
     *lse = mx + log(sum);
 }
 
-static int32_t argmax(const float *row, int64_t n)
-{
-    int32_t best = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (row[i] > row[best]) best = (int32_t)i;
-    return best;
-}
-
 int cmd_run(int argc, char **argv)
 {
     run_opts o = {.n_gen = -1, .top_k = 0};
@@ -325,7 +317,7 @@ int cmd_run(int argc, char **argv)
     if (o.json) printf(",\"greedy\":[");
     else if (o.n_gen) printf("greedy:");
     for (long long i = 0; i < o.n_gen; i++) {
-        int32_t next = o.sp.temperature > 0 ? fg_sampler_sample(smp, logits) : argmax(logits, hp->n_vocab);
+        int32_t next = o.sp.temperature > 0 ? fg_sampler_sample(smp, logits) : (int32_t)fg_vec_argmax(logits, hp->n_vocab);
         printf(o.json ? "%s%d" : "%s%d", o.json && i ? "," : (o.json ? "" : " "), next);
         fflush(stdout);
         if (i + 1 < o.n_gen && (st = fg_session_eval(s, &next, 1, FG_LOGITS_LAST, logits))) {

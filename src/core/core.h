@@ -102,16 +102,25 @@ void fg_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
 float fg_vec_dot(const float *a, const float *b, int64_t n);
 void fg_vec_axpy(float *y, float a, const float *x, int64_t n);
 void fg_softmax_inplace(float *x, int n);
+/* Index of the first largest element (NaNs never win; 0 if all are NaN or n <= 0). */
+int64_t fg_vec_argmax(const float *x, int64_t n);
+/* gate[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + e^-g) (the SwiGLU feed-forward). */
+void fg_vec_silu_mul(float *gate, const float *up, int64_t n);
 
 /* Attention over cached rows of type dt (FG_DT_F32 or FG_DT_F16; other types are
- * dequantized by the caller), `stride` bytes apart, d floats each:
- *   fg_vec_dot_rows:  out[p] = scale * (q . row_p)          for p < n
- *   fg_vec_axpy_rows: y += sum over p < n of w[p] * row_p
+ * dequantized by the caller), `stride` bytes apart, d floats each, for nq query heads
+ * at once (the heads sharing one kv head):
+ *   fg_vec_dot_rows:  out[g*n + p] = scale * (q_g . row_p)   for g < nq, p < n
+ *                     (q_g = q + g*d)
+ *   fg_vec_axpy_rows: y_g += sum over p < n of w[g*n + p] * row_p   (y_g = y + g*d)
  *   fg_vec_softmax:   x = softmax(x) in place (exp of x - max, normalised)
- * F16 rows are converted in registers (no copy). Vectorised on the active ISA. */
-void fg_vec_dot_rows(const float *q, const void *rows, fg_dtype dt, size_t stride, int64_t n, int64_t d,
+ * F16 rows are converted in registers or a small stack buffer (no copy of the cache).
+ * Vectorised on the active ISA for d a multiple of 8 up to FG_VEC_MAX_D. */
+#define FG_VEC_MAX_D 256
+void fg_vec_dot_rows(const float *q, int64_t nq, const void *rows, fg_dtype dt, size_t stride, int64_t n, int64_t d,
                      float scale, float *out);
-void fg_vec_axpy_rows(float *y, const float *w, const void *rows, fg_dtype dt, size_t stride, int64_t n, int64_t d);
+void fg_vec_axpy_rows(float *y, const float *w, int64_t nq, const void *rows, fg_dtype dt, size_t stride, int64_t n,
+                      int64_t d);
 void fg_vec_softmax(float *x, int64_t n);
 
 #endif

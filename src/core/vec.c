@@ -4,9 +4,10 @@
  * compiled with target attributes in this file, NEON versions are plain intrinsics on
  * aarch64. Eight (or sixteen) independent accumulators keep the FMA pipes busy.
  *
- * The row versions walk all cached positions of one head in one call: F16 keys and
- * values are converted in registers (vcvtph2ps / fcvtl), so the cache is read once
- * per query head, never copied. */
+ * The row versions walk all cached positions of one kv head in one call, for all the
+ * query heads that share it: F16 keys and values are converted (vcvtph2ps / fcvtl) in
+ * registers or, on x86, once per block of rows into an L1 buffer that every query head
+ * of the group then reads; the cache itself is never copied. */
 #include <math.h>
 #include <string.h>
 #include "core/core.h"
@@ -100,41 +101,97 @@ AVX2 static inline float hsum256(__m256 v)
     return _mm_cvtss_f32(h);
 }
 
-/* d a multiple of 8 (head sizes are 64, 128, ...); other d go to the scalar version */
-AVX2 static void dot_rows_avx2(const float *q, const void *rows, fg_dtype dt, size_t stride, int64_t n, int64_t d,
-                               float scale, float *out)
+/* Grouped-query attention: the nq query heads that share a kv head walk its cached rows
+ * together. A block of rows is converted to float32 once (F16; F32 rows are read in
+ * place) into a buffer that stays in L1, then every query head uses it.
+ * d a multiple of 8 and at most FG_VEC_MAX_D; other d go to the scalar version. */
+#define DOT_BLK 8    /* rows per block of dot products: one result vector */
+#define UNROLL8 _Pragma("GCC unroll 8") /* accumulator arrays must live in registers */
+#define AXPY_BLK 16  /* rows per block of weighted sums */
+
+/* The rows p0 .. p0 + np - 1 as float32 pointers: in place (F32) or converted into buf. */
+AVX2 static inline void rows_f32(const void *rows, fg_dtype dt, size_t stride, int64_t p0, int np, int64_t d,
+                                 float *buf, const float **out)
 {
-    for (int64_t p = 0; p < n; p++) {
-        const uint8_t *r = (const uint8_t *)rows + (size_t)p * stride;
-        __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
-        int64_t c = 0;
-        for (; c + 16 <= d; c += 16) {
-            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), load8(r, dt, c), s0);
-            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + c + 8), load8(r, dt, c + 8), s1);
+    for (int j = 0; j < np; j++) {
+        const uint8_t *r = (const uint8_t *)rows + (size_t)(p0 + j) * stride;
+        if (dt == FG_DT_F32) {
+            out[j] = (const float *)r;
+            continue;
         }
-        if (c < d) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + c), load8(r, dt, c), s0);
-        out[p] = scale * hsum256(_mm256_add_ps(s0, s1));
+        float *b = buf + (size_t)j * (size_t)d;
+        for (int64_t c = 0; c < d; c += 8) _mm256_storeu_ps(b + c, load8(r, dt, c));
+        out[j] = b;
     }
 }
 
-/* y (d floats) in 8-register chunks of 64 columns, each chunk summed over all rows */
-AVX2 static void axpy_rows_avx2(float *y, const float *w, const void *rows, fg_dtype dt, size_t stride, int64_t n,
-                                int64_t d)
+AVX2 static void dot_rows_avx2(const float *q, int64_t nq, const void *rows, fg_dtype dt, size_t stride, int64_t n,
+                               int64_t d, float scale, float *out)
 {
-    for (int64_t c0 = 0; c0 < d; c0 += 64) {
-        const int k = d - c0 >= 64 ? 8 : (int)((d - c0) / 8);
-        __m256 acc[8];
-        for (int j = 0; j < 8; j++) acc[j] = j < k ? _mm256_loadu_ps(y + c0 + 8 * j) : _mm256_setzero_ps();
-        for (int64_t p = 0; p < n; p++) {
-            const uint8_t *r = (const uint8_t *)rows + (size_t)p * stride;
-            const __m256 wp = _mm256_set1_ps(w[p]);
-            if (k == 8) {
-                for (int j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(wp, load8(r, dt, c0 + 8 * j), acc[j]);
+    float buf[DOT_BLK * FG_VEC_MAX_D];
+    const __m256 vs = _mm256_set1_ps(scale);
+    for (int64_t p0 = 0; p0 < n; p0 += DOT_BLK) {
+        const int np = n - p0 < DOT_BLK ? (int)(n - p0) : DOT_BLK;
+        const float *kr[DOT_BLK];
+        rows_f32(rows, dt, stride, p0, np, d, buf, kr);
+        for (int j = np; j < DOT_BLK; j++) kr[j] = kr[np - 1]; /* computed, not stored */
+        for (int64_t g = 0; g < nq; g++) {
+            const float *qg = q + g * d;
+            __m256 a[DOT_BLK];
+            UNROLL8 for (int j = 0; j < DOT_BLK; j++) a[j] = _mm256_setzero_ps();
+            for (int64_t c = 0; c < d; c += 8) {
+                const __m256 qv = _mm256_loadu_ps(qg + c);
+                UNROLL8 for (int j = 0; j < DOT_BLK; j++) a[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kr[j] + c), a[j]);
+            }
+            /* lane j of the result = the sum of a[j]'s lanes */
+            __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
+            __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
+            __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+            __m256 r = _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+            r = _mm256_mul_ps(r, vs);
+            if (np == DOT_BLK) {
+                _mm256_storeu_ps(out + g * n + p0, r);
             } else {
-                for (int j = 0; j < k; j++) acc[j] = _mm256_fmadd_ps(wp, load8(r, dt, c0 + 8 * j), acc[j]);
+                float tmp[DOT_BLK];
+                _mm256_storeu_ps(tmp, r);
+                memcpy(out + g * n + p0, tmp, sizeof(float) * (size_t)np);
             }
         }
-        for (int j = 0; j < k; j++) _mm256_storeu_ps(y + c0 + 8 * j, acc[j]);
+    }
+}
+
+/* y_g (d floats) in chunks of 64 columns (8 registers) per query head and row block */
+AVX2 static void axpy_rows_avx2(float *y, const float *w, int64_t nq, const void *rows, fg_dtype dt, size_t stride,
+                                int64_t n, int64_t d)
+{
+    float buf[AXPY_BLK * FG_VEC_MAX_D];
+    for (int64_t p0 = 0; p0 < n; p0 += AXPY_BLK) {
+        const int np = n - p0 < AXPY_BLK ? (int)(n - p0) : AXPY_BLK;
+        const float *vr[AXPY_BLK];
+        rows_f32(rows, dt, stride, p0, np, d, buf, vr);
+        for (int64_t g = 0; g < nq; g++) {
+            float *yg = y + g * d;
+            const float *wg = w + g * n + p0;
+            for (int64_t c0 = 0; c0 < d; c0 += 64) {
+                const int k = d - c0 >= 64 ? 8 : (int)((d - c0) / 8);
+                __m256 acc[8];
+                if (k == 8) {
+                    UNROLL8 for (int i = 0; i < 8; i++) acc[i] = _mm256_loadu_ps(yg + c0 + 8 * i);
+                    for (int j = 0; j < np; j++) {
+                        const __m256 wp = _mm256_set1_ps(wg[j]);
+                        UNROLL8 for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(vr[j] + c0 + 8 * i), acc[i]);
+                    }
+                    UNROLL8 for (int i = 0; i < 8; i++) _mm256_storeu_ps(yg + c0 + 8 * i, acc[i]);
+                } else {
+                    for (int i = 0; i < k; i++) acc[i] = _mm256_loadu_ps(yg + c0 + 8 * i);
+                    for (int j = 0; j < np; j++) {
+                        const __m256 wp = _mm256_set1_ps(wg[j]);
+                        for (int i = 0; i < k; i++) acc[i] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(vr[j] + c0 + 8 * i), acc[i]);
+                    }
+                    for (int i = 0; i < k; i++) _mm256_storeu_ps(yg + c0 + 8 * i, acc[i]);
+                }
+            }
+        }
     }
 }
 
@@ -161,19 +218,27 @@ AVX2 static inline __m256 exp_neg_avx2(__m256 x)
     return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
 }
 
-AVX2 static void softmax_avx2(float *x, int64_t n)
+/* the largest element (-inf for none); NaNs never win (max_ps(x, m) keeps m for NaN x) */
+AVX2 static float max_avx2(const float *x, int64_t n)
 {
     __m256 vm = _mm256_set1_ps(-INFINITY);
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(x + i));
+    for (; i + 8 <= n; i += 8) vm = _mm256_max_ps(_mm256_loadu_ps(x + i), vm);
     __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vm), _mm256_extractf128_ps(vm, 1));
     m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
     m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
     float mx = _mm_cvtss_f32(m4);
     for (; i < n; i++)
         if (x[i] > mx) mx = x[i];
+    return mx;
+}
+
+AVX2 static void softmax_avx2(float *x, int64_t n)
+{
+    const float mx = max_avx2(x, n);
     const __m256 vmx = _mm256_set1_ps(mx);
     __m256 vs = _mm256_setzero_ps();
+    int64_t i;
     for (i = 0; i + 8 <= n; i += 8) {
         __m256 e = exp_neg_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmx));
         _mm256_storeu_ps(x + i, e);
@@ -187,6 +252,37 @@ AVX2 static void softmax_avx2(float *x, int64_t n)
     const __m256 inv = _mm256_set1_ps(1.0f / sum);
     for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
     for (; i < n; i++) x[i] *= 1.0f / sum;
+}
+
+/* first index of the largest element; NaNs never win */
+AVX2 static int64_t argmax_avx2(const float *x, int64_t n)
+{
+    const float mx = max_avx2(x, n);
+    const __m256 vmx = _mm256_set1_ps(mx);
+    int64_t i;
+    for (i = 0; i + 8 <= n; i += 8) {
+        int hit = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + i), vmx, _CMP_EQ_OQ));
+        if (hit) return i + __builtin_ctz((unsigned)hit);
+    }
+    for (; i < n; i++)
+        if (x[i] == mx) return i;
+    return 0; /* all NaN */
+}
+
+/* gate = silu(gate) * up with silu(g) = g * sigmoid(g), sigmoid from t = e^-|g| (in exp_neg's
+ * range): 1 / (1 + t) for g >= 0, t / (1 + t) below */
+AVX2 static void silu_mul_avx2(float *gate, const float *up, int64_t n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 g = _mm256_loadu_ps(gate + i);
+        const __m256 t = exp_neg_avx2(_mm256_or_ps(g, sign)); /* e^-|g| */
+        const __m256 num = _mm256_blendv_ps(one, t, _mm256_cmp_ps(g, _mm256_setzero_ps(), _CMP_LT_OQ));
+        const __m256 sig = _mm256_div_ps(num, _mm256_add_ps(one, t));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(_mm256_mul_ps(g, sig), _mm256_loadu_ps(up + i)));
+    }
+    for (; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
 __attribute__((target("avx2,fma"))) static float dot_avx2(const float *a, const float *b, int64_t n)
@@ -299,34 +395,44 @@ void fg_vec_axpy(float *y, float a, const float *x, int64_t n)
     }
 }
 
-/* the vector row versions need d % 8 == 0 (every supported head size); others scalar */
-void fg_vec_dot_rows(const float *q, const void *rows, fg_dtype dt, size_t stride, int64_t n, int64_t d,
+/* the vector row versions need d % 8 == 0 (every supported head size); others scalar.
+ * Paths without a grouped kernel take the query heads one at a time. */
+void fg_vec_dot_rows(const float *q, int64_t nq, const void *rows, fg_dtype dt, size_t stride, int64_t n, int64_t d,
                      float scale, float *out)
 {
-    if (d % 8 == 0) switch (fg_isa_active()) {
+    if (n <= 0 || nq <= 0) return;
+    const bool vec = d % 8 == 0 && d <= FG_VEC_MAX_D;
+    switch (vec ? fg_isa_active() : FG_ISA_SCALAR) {
 #if defined(__x86_64__)
-        case FG_ISA_AVX2:
-        case FG_ISA_AVX512: dot_rows_avx2(q, rows, dt, stride, n, d, scale, out); return;
+    case FG_ISA_AVX2:
+    case FG_ISA_AVX512: dot_rows_avx2(q, nq, rows, dt, stride, n, d, scale, out); return;
 #elif defined(__aarch64__)
-        case FG_ISA_NEON: dot_rows_neon(q, rows, dt, stride, n, d, scale, out); return;
+    case FG_ISA_NEON:
+        for (int64_t g = 0; g < nq; g++) dot_rows_neon(q + g * d, rows, dt, stride, n, d, scale, out + g * n);
+        return;
 #endif
-        default: break;
-        }
-    dot_rows_scalar(q, rows, dt, stride, n, d, scale, out);
+    default: break;
+    }
+    for (int64_t g = 0; g < nq; g++) dot_rows_scalar(q + g * d, rows, dt, stride, n, d, scale, out + g * n);
 }
 
-void fg_vec_axpy_rows(float *y, const float *w, const void *rows, fg_dtype dt, size_t stride, int64_t n, int64_t d)
+void fg_vec_axpy_rows(float *y, const float *w, int64_t nq, const void *rows, fg_dtype dt, size_t stride, int64_t n,
+                      int64_t d)
 {
-    if (d % 8 == 0) switch (fg_isa_active()) {
+    if (n <= 0 || nq <= 0) return;
+    const bool vec = d % 8 == 0 && d <= FG_VEC_MAX_D;
+    switch (vec ? fg_isa_active() : FG_ISA_SCALAR) {
 #if defined(__x86_64__)
-        case FG_ISA_AVX2:
-        case FG_ISA_AVX512: axpy_rows_avx2(y, w, rows, dt, stride, n, d); return;
+    case FG_ISA_AVX2:
+    case FG_ISA_AVX512: axpy_rows_avx2(y, w, nq, rows, dt, stride, n, d); return;
 #elif defined(__aarch64__)
-        case FG_ISA_NEON: axpy_rows_neon(y, w, rows, dt, stride, n, d); return;
+    case FG_ISA_NEON:
+        for (int64_t g = 0; g < nq; g++) axpy_rows_neon(y + g * d, w + g * n, rows, dt, stride, n, d);
+        return;
 #endif
-        default: break;
-        }
-    axpy_rows_scalar(y, w, rows, dt, stride, n, d);
+    default: break;
+    }
+    for (int64_t g = 0; g < nq; g++) axpy_rows_scalar(y + g * d, w + g * n, rows, dt, stride, n, d);
 }
 
 void fg_vec_softmax(float *x, int64_t n)
@@ -339,4 +445,34 @@ void fg_vec_softmax(float *x, int64_t n)
 #endif
     default: softmax_scalar(x, n);
     }
+}
+
+int64_t fg_vec_argmax(const float *x, int64_t n)
+{
+    if (n <= 0) return 0;
+    switch (fg_isa_active()) {
+#if defined(__x86_64__)
+    case FG_ISA_AVX2:
+    case FG_ISA_AVX512: return argmax_avx2(x, n);
+#endif
+    default: break;
+    }
+    float mx = -INFINITY;
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] > mx) mx = x[i];
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] == mx) return i;
+    return 0;
+}
+
+void fg_vec_silu_mul(float *gate, const float *up, int64_t n)
+{
+    switch (fg_isa_active()) {
+#if defined(__x86_64__)
+    case FG_ISA_AVX2:
+    case FG_ISA_AVX512: silu_mul_avx2(gate, up, n); return;
+#endif
+    default: break;
+    }
+    for (int64_t i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }

@@ -103,9 +103,7 @@ static void attn_task(void *arg, int ith, int nth)
         float *out0 = s->att + (t * nh + kh * group) * hd;
         size_t head_off = fg_row_bytes(s->kv_type, kh * hd);
         if (direct) {
-            for (int64_t g = 0; g < group; g++)
-                fg_vec_dot_rows(q0 + g * hd, K + head_off, s->kv_type, s->kv_row_bytes, n_keys, hd, scale,
-                                sc + g * n_keys);
+            fg_vec_dot_rows(q0, group, K + head_off, s->kv_type, s->kv_row_bytes, n_keys, hd, scale, sc);
         } else {
             for (int64_t p = 0; p < n_keys; p++) {
                 const float *k = cache_row(s, K, p, kh, ktmp);
@@ -117,9 +115,7 @@ static void attn_task(void *arg, int ith, int nth)
             memset(out0 + g * hd, 0, (size_t)hd * sizeof(float));
         }
         if (direct) {
-            for (int64_t g = 0; g < group; g++)
-                fg_vec_axpy_rows(out0 + g * hd, sc + g * n_keys, V + head_off, s->kv_type, s->kv_row_bytes, n_keys,
-                                 hd);
+            fg_vec_axpy_rows(out0, sc, group, V + head_off, s->kv_type, s->kv_row_bytes, n_keys, hd);
         } else {
             for (int64_t p = 0; p < n_keys; p++) {
                 const float *v = cache_row(s, V, p, kh, vtmp);
@@ -190,10 +186,7 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
             int64_t nb = B - t0 < FG_FFN_ROWS ? B - t0 : FG_FFN_ROWS;
             mm(s, &l->w_gate, s->h + t0 * E, nb, s->gate);
             mm(s, &l->w_up, s->h + t0 * E, nb, s->up);
-            for (int64_t i = 0; i < nb * F; i++) {
-                float g = s->gate[i];
-                s->gate[i] = g / (1.0f + expf(-g)) * s->up[i];
-            }
+            fg_vec_silu_mul(s->gate, s->up, nb * F);
             mm(s, &l->w_down, s->gate, nb, s->h + t0 * E);
         }
         for (int64_t i = 0; i < B * E; i++) s->x[i] += s->h[i];

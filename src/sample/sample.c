@@ -2,6 +2,7 @@
  *   penalties -> temperature -> top-k (partial selection) -> softmax -> top-p -> min-p
  *   -> draw from the renormalised distribution with the seeded RNG. */
 #include "sample/sample.h"
+#include "core/core.h"
 #include "mem/mem.h"
 
 #include <math.h>
@@ -168,12 +169,7 @@ int32_t fg_sampler_sample(fg_sampler *s, float *logits)
     const fg_sampler_params *p = &s->p;
     apply_penalties(s, logits);
     int64_t n = s->n_vocab;
-    if (p->temperature <= 0) {
-        int32_t best = 0;
-        for (int64_t i = 1; i < n; i++)
-            if (logits[i] > logits[best]) best = (int32_t)i;
-        return best;
-    }
+    if (p->temperature <= 0) return (int32_t)fg_vec_argmax(logits, n);
     cand *c = s->cands;
     for (int64_t i = 0; i < n; i++) {
         c[i].logit = isnan(logits[i]) ? -INFINITY : logits[i] / p->temperature;

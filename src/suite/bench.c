@@ -172,14 +172,6 @@ static fg_status synthetic_prompt(const fg_tokenizer *tok, int64_t n_vocab, uint
     return FG_OK;
 }
 
-static int32_t argmax(const float *row, int64_t n)
-{
-    int32_t best = 0;
-    for (int64_t i = 1; i < n; i++)
-        if (row[i] > row[best]) best = (int32_t)i;
-    return best;
-}
-
 static void phase(const fg_bench_params *p, const char *name)
 {
     if (p->on_phase) p->on_phase(name, p->user);
@@ -294,7 +286,7 @@ fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
         double a = now_s();
         if ((st = fg_session_eval(s, ids, n, FG_LOGITS_LAST, logits))) goto done;
         double b = now_s();
-        int32_t next = argmax(logits, n_pick);
+        int32_t next = (int32_t)fg_vec_argmax(logits, n_pick);
         double c = now_s();
         r->prefill_runs[rep] = (double)n / (b - a > 0 ? b - a : 1e-9);
         r->ttft_runs[rep] = (c - a) * 1e3;
@@ -302,7 +294,7 @@ fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
         double d0 = now_s();
         for (int64_t i = 0; i < p->n_gen; i++) {
             if ((st = fg_session_eval(s, &next, 1, FG_LOGITS_LAST, logits))) goto done;
-            next = argmax(logits, n_pick);
+            next = (int32_t)fg_vec_argmax(logits, n_pick);
         }
         double dt = now_s() - d0;
         r->decode_runs[rep] = p->n_gen > 0 ? (double)p->n_gen / (dt > 0 ? dt : 1e-9) : 0;
