@@ -89,9 +89,12 @@ static void print_text(const fg_bench_result *r, bool verbose)
     printf("decode     %8.2f tok/s   (min %.2f, max %.2f)\n", r->decode_tok_s.median, r->decode_tok_s.min,
            r->decode_tok_s.max);
     printf("first tok  %8.1f ms      (min %.1f, max %.1f)\n", r->ttft_ms.median, r->ttft_ms.min, r->ttft_ms.max);
-    if (r->bandwidth_gbs > 0)
-        printf("bandwidth  %.2f GB/s: ceiling %.2f tok/s at %s per token; decode at %.1f%% of it\n", r->bandwidth_gbs,
-               r->ceiling_tok_s, fg_mem_fmt_bytes(r->weight_bytes_per_token, a, sizeof a), 100 * r->ceiling_fraction);
+    if (r->bandwidth_gbs > 0) {
+        fg_bench_stat b = fg_bench_stats(r->bandwidth_runs, r->reps);
+        printf("bandwidth  %.2f GB/s (min %.2f, max %.2f): ceiling %.2f tok/s at %s per token; decode at %.1f%% of it\n",
+               b.median, b.min, b.max, r->ceiling_tok_s, fg_mem_fmt_bytes(r->weight_bytes_per_token, a, sizeof a),
+               100 * r->ceiling_fraction);
+    }
     printf("memory     peak RSS %s = %s %s + KV used %s %s %s over them\n", fg_mem_fmt_bytes(r->peak_rss, a, sizeof a),
            r->converted ? "converted weights" : "file",
            fg_mem_fmt_bytes(r->converted ? r->weight_bytes : r->file_size, b, sizeof b), fg_mem_fmt_bytes(r->kv_used, c, sizeof c),

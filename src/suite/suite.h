@@ -35,6 +35,18 @@ struct cJSON;
  * bench reports. Call it before starting threads of your own (fork copies only the
  * calling thread). -1 with fg_last_error() when the child could not run or measure. */
 double fg_bench_read_bandwidth(int n_threads, size_t bytes);
+/* The same child kept for repeated measurements (the bench measures around each
+ * repetition): start it before the caller's threads exist; measure as often as needed
+ * (-1 with fg_last_error() if the child failed; it is then stopped); stop when done
+ * (also after a failure; harmless twice). */
+typedef struct fg_bw_prober {
+    int pid;             /* pid_t of the child, -1 when not running */
+    int req, resp;       /* pipes: a request byte to the child, 8-byte figures back */
+    size_t bytes;
+} fg_bw_prober;
+fg_status fg_bw_prober_start(fg_bw_prober *p, int n_threads, size_t bytes);
+double fg_bw_prober_measure(fg_bw_prober *p);
+void fg_bw_prober_stop(fg_bw_prober *p);
 
 /* ---- bench ---------------------------------------------------------------------------- */
 #define FG_BENCH_MAX_REPS 64
@@ -78,9 +90,14 @@ typedef struct fg_bench_result {
     double load_s;
     double prefill_runs[FG_BENCH_MAX_REPS], decode_runs[FG_BENCH_MAX_REPS], ttft_runs[FG_BENCH_MAX_REPS];
     fg_bench_stat prefill_tok_s, decode_tok_s, ttft_ms;
-    double bandwidth_gbs;       /* -1 when not measured */
-    double ceiling_tok_s;       /* bandwidth / weight bytes per token; -1 without bandwidth */
-    double ceiling_fraction;    /* median decode / ceiling; -1 without bandwidth */
+    /* Bandwidth: measured before the load and after every repetition's decode (or given).
+     * Repetition i is compared with the better of the figures on either side of it:
+     * bandwidth_runs[i], its ceiling bandwidth_runs[i] / weight bytes per token, and
+     * decode_runs[i] / that ceiling is its fraction. */
+    double bandwidth_runs[FG_BENCH_MAX_REPS];
+    double bandwidth_gbs;       /* median of bandwidth_runs; -1 when not measured */
+    double ceiling_tok_s;       /* bandwidth_gbs / weight bytes per token; -1 without bandwidth */
+    double ceiling_fraction;    /* median over repetitions of decode / ceiling; -1 without */
     int64_t peak_rss;           /* VmHWM at the end */
     int64_t kv_used;            /* KV cache committed at its peak */
     int64_t kv_bytes_per_token;
