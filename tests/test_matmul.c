@@ -252,6 +252,63 @@ static void test_token_blocks(void **state)
     fg_pool_free(pool);
 }
 
+/* fg_matmul_group (q, k, v or gate, up in one hand-off) gives exactly what one fg_matmul
+ * per matrix gives (each of those is checked against float64 above): row counts that
+ * keep the boundaries aligned and ones that do not, mixed dtypes (no grouping), decode
+ * and prefill token counts, 1 and 3 threads. */
+static void test_group(void **state)
+{
+    (void)state;
+    fg_pool *pool3 = NULL;
+    assert_int_equal(fg_pool_create(3, &pool3), FG_OK);
+    const int64_t shapes[3][3] = {{64, 8, 8}, {12, 5, 33}, {4, 128, 1}};
+    const fg_dtype types[][3] = {{FG_DT_Q8_0, FG_DT_Q8_0, FG_DT_Q8_0}, {FG_DT_Q4_K, FG_DT_Q4_K, FG_DT_Q4_K},
+                                 {FG_DT_F16, FG_DT_F16, FG_DT_F16}, {FG_DT_Q4_K, FG_DT_Q4_K, FG_DT_Q6_K}};
+    const int ns[] = {1, 3, 20};
+    for (int isa = 0; isa < FG_ISA_COUNT; isa++) {
+        if (!fg_isa_supported((fg_isa)isa)) continue;
+        assert_int_equal(fg_isa_force((fg_isa)isa), FG_OK);
+        for (size_t ty = 0; ty < sizeof types / sizeof types[0]; ty++)
+            for (int sh = 0; sh < 3; sh++)
+                for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+                    const int64_t cols = 512;
+                    const int n = ns[ni];
+                    weights w[3];
+                    const fg_mat *mats[3];
+                    float *ya[3], *yb[3];
+                    size_t ws = 0;
+                    for (int i = 0; i < 3; i++) {
+                        make_weights(&w[i], types[ty][i], shapes[sh][i], cols);
+                        mats[i] = &w[i].m;
+                        ya[i] = malloc(sizeof(float) * (size_t)(n * shapes[sh][i]));
+                        yb[i] = malloc(sizeof(float) * (size_t)(n * shapes[sh][i]));
+                        assert_true(ya[i] && yb[i]);
+                        for (int64_t e = 0; e < n * shapes[sh][i]; e++) ya[i][e] = yb[i][e] = NAN;
+                        size_t s1 = fg_matmul_work_size(types[ty][i], cols, n);
+                        if (s1 > ws) ws = s1;
+                    }
+                    void *work = ws ? malloc(ws) : NULL;
+                    float *x = make_x(n, cols);
+                    fg_pool *pool = ni == 1 ? NULL : pool3;
+                    fg_matmul_group(3, mats, x, n, ya, pool, work);
+                    for (int i = 0; i < 3; i++) fg_matmul(mats[i], x, n, yb[i], pool, work);
+                    for (int i = 0; i < 3; i++) {
+                        if (memcmp(ya[i], yb[i], sizeof(float) * (size_t)(n * shapes[sh][i])) != 0)
+                            fail_msg("%s group %s/%s/%s rows %lld/%lld/%lld n %d: matrix %d differs from fg_matmul",
+                                     fg_isa_name((fg_isa)isa), fg_dtype_name(types[ty][0]), fg_dtype_name(types[ty][1]),
+                                     fg_dtype_name(types[ty][2]), (long long)shapes[sh][0], (long long)shapes[sh][1],
+                                     (long long)shapes[sh][2], n, i);
+                        free(ya[i]);
+                        free(yb[i]);
+                        free_weights(&w[i]);
+                    }
+                    free(x);
+                    free(work);
+                }
+    }
+    fg_pool_free(pool3);
+}
+
 static void test_dispatch(void **state)
 {
     (void)state;
@@ -322,6 +379,7 @@ int main(void)
         cmocka_unit_test(test_all_paths),
         cmocka_unit_test(test_large),
         cmocka_unit_test(test_token_blocks),
+        cmocka_unit_test(test_group),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

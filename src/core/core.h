@@ -81,6 +81,13 @@ int fg_physical_cores(void);
  * (cols not a multiple of the block, row_stride too small) fill Y with NaN. */
 size_t fg_matmul_work_size(fg_dtype dt, int64_t cols, int n);
 void fg_matmul(const fg_mat *w, const float *x, int n, float *y, fg_pool *pool, void *work);
+/* Y_i = X · W_iᵀ for nm matrices applied to the same X (attention's q, k, v; the
+ * feed-forward's gate and up): with one dtype and column count (and at most FG_MM_GROUP
+ * of them), X is prepared once and the rows of all of them are split over the threads
+ * in one hand-off to the pool; otherwise one fg_matmul each. `work` as for fg_matmul. */
+#define FG_MM_GROUP 4
+void fg_matmul_group(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,
+                     void *work);
 
 /* Instruction-set paths. The best one present is chosen at first use; FG_ISA=scalar|
  * avx2|avx512|neon in the environment, or fg_isa_force(), forces one (tests use this to

@@ -203,8 +203,13 @@ size_t fg_matmul_work_size(fg_dtype dt, int64_t cols, int n)
     return best ? best + FG_MM_ALIGN : 0; /* + slack to align `work` */
 }
 
+/* One job: up to FG_MM_GROUP matrices with the same dtype and columns, applied to the
+ * same X (quantized once). Their rows form one range [0, start[nm]) that is cut into one
+ * contiguous piece per thread, so a group costs one hand-off to the pool, not one each. */
 typedef struct {
-    fg_mm_task task;
+    fg_mm_task task[FG_MM_GROUP];  /* per matrix; xq shared */
+    int64_t start[FG_MM_GROUP + 1];
+    int nm;
     const fg_mm_kernels *k;
     fg_mm_rows_fn fn;
     int64_t chunk;       /* rows per thread */
@@ -213,16 +218,18 @@ typedef struct {
 static void prep_job(void *arg, int ith, int nth)
 {
     const mm_job *j = arg;
-    j->k->prep(&j->task, ith, nth);
+    j->k->prep(&j->task[0], ith, nth);
 }
 
 static void rows_job(void *arg, int ith, int nth)
 {
+    (void)nth;
     const mm_job *j = arg;
-    int64_t r0 = (int64_t)ith * j->chunk;
-    int64_t r1 = r0 + j->chunk;
-    if (r1 > j->task.w->rows) r1 = j->task.w->rows;
-    if (r0 < r1) j->fn(&j->task, r0, r1);
+    int64_t lo = (int64_t)ith * j->chunk, hi = lo + j->chunk;
+    for (int i = 0; i < j->nm; i++) {
+        int64_t a = lo > j->start[i] ? lo : j->start[i], b = hi < j->start[i + 1] ? hi : j->start[i + 1];
+        if (a < b) j->fn(&j->task[i], a - j->start[i], b - j->start[i]);
+    }
 }
 
 static void run(fg_pool *pool, fg_task_fn fn, void *arg)
@@ -233,46 +240,81 @@ static void run(fg_pool *pool, fg_task_fn fn, void *arg)
         fn(arg, 0, 1);
 }
 
-void fg_matmul(const fg_mat *w, const float *x, int n, float *y, fg_pool *pool, void *work)
+static bool valid_mat(const fg_mat *w)
 {
-    if (n <= 0 || w->rows <= 0) return;
-    if (!fg_dtype_get(w->dtype) || w->cols <= 0 || fg_row_bytes(w->dtype, w->cols) == 0 ||
-        w->row_stride < fg_row_bytes(w->dtype, w->cols)) {
-        /* a caller bug (shapes are validated when weights are bound): make it visible */
-        for (size_t i = 0; i < (size_t)n * (size_t)w->rows; i++) y[i] = NAN;
-        return;
-    }
-    mm_job j = {.task = {.w = w, .x = x, .n = n, .y = y}};
+    return fg_dtype_get(w->dtype) && w->cols > 0 && fg_row_bytes(w->dtype, w->cols) != 0 &&
+           w->row_stride >= fg_row_bytes(w->dtype, w->cols);
+}
+
+void fg_matmul_group(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,
+                     void *work)
+{
+    if (n <= 0 || nm <= 0) return;
+    mm_job j = {.nm = nm};
     j.k = isa_kernels(fg_isa_active());
-    j.fn = j.k->rows[w->dtype];
+    j.fn = j.k->rows[w[0]->dtype];
     if (!j.fn) {
         j.k = &fg_mm_scalar;
         j.fn = scalar_rows;
     }
-    size_t need = prep_size(j.k, w->dtype, w->cols, n);
+    int align = j.k->row_align > 0 ? j.k->row_align : 1;
+    /* a group shares one X preparation and one row split: same dtype and columns, and
+     * every boundary between its matrices on a multiple of the path's row alignment */
+    bool one = nm <= FG_MM_GROUP;
+    for (int i = 0; one && i < nm; i++)
+        one = valid_mat(w[i]) && w[i]->dtype == w[0]->dtype && w[i]->cols == w[0]->cols &&
+              (i == nm - 1 || w[i]->rows % align == 0);
+    if (!one) {
+        for (int i = 0; i < nm; i++) {
+            if (!valid_mat(w[i])) {
+                /* a caller bug (shapes are validated when weights are bound): make it visible */
+                for (size_t e = 0; e < (size_t)n * (size_t)(w[i]->rows > 0 ? w[i]->rows : 0); e++) y[i][e] = NAN;
+            } else if (nm > 1) {
+                fg_matmul_group(1, &w[i], x, n, &y[i], pool, work);
+            }
+        }
+        return;
+    }
+    for (int i = 0; i < nm; i++) {
+        j.task[i] = (fg_mm_task){.w = w[i], .x = x, .n = n, .y = y[i]};
+        j.start[i + 1] = j.start[i] + (w[i]->rows > 0 ? w[i]->rows : 0);
+    }
+    const int64_t rows = j.start[nm];
+    if (rows <= 0) return;
+    const fg_dtype dt = w[0]->dtype;
+    const int64_t cols = w[0]->cols;
+    size_t need = prep_size(j.k, dt, cols, n);
     if (need) {
         if (!work) { /* the caller must pass fg_matmul_work_size bytes: use the exact path */
             j.k = &fg_mm_scalar;
             j.fn = scalar_rows;
+            align = 1;
         } else {
-            j.task.xq = (uint8_t *)fg_mm_round_up((size_t)(uintptr_t)work, FG_MM_ALIGN);
-            j.task.xq_stride = fg_xq_stride(w->cols);
+            uint8_t *xq = (uint8_t *)fg_mm_round_up((size_t)(uintptr_t)work, FG_MM_ALIGN);
+            for (int i = 0; i < nm; i++) {
+                j.task[i].xq = xq;
+                j.task[i].xq_stride = fg_xq_stride(cols);
+            }
         }
     }
     int nth = pool ? fg_pool_size(pool) : 1;
     if (nth < 1) nth = 1;
-    if (j.task.xq) {
+    if (j.task[0].xq) {
         if (n >= 4 * nth && nth > 1)
             run(pool, prep_job, &j);
         else
             prep_job(&j, 0, 1);
     }
-    int align = j.k->row_align > 0 ? j.k->row_align : 1;
-    int64_t chunk = (w->rows + nth - 1) / nth;
+    int64_t chunk = (rows + nth - 1) / nth;
     chunk = (chunk + align - 1) / align * align;
     j.chunk = chunk;
-    if (nth > 1 && chunk < w->rows)
+    if (nth > 1 && chunk < rows)
         run(pool, rows_job, &j);
     else
-        j.fn(&j.task, 0, w->rows);
+        rows_job(&j, 0, 1);
+}
+
+void fg_matmul(const fg_mat *w, const float *x, int n, float *y, fg_pool *pool, void *work)
+{
+    fg_matmul_group(1, &w, x, n, &y, pool, work);
 }

@@ -158,9 +158,11 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
     for (int64_t L = 0; L < hp->n_layer; L++) {
         const fg_layer *l = &m->layers[L];
         for (int64_t t = 0; t < B; t++) fg_rmsnorm(s->h + t * E, s->x + t * E, l->attn_norm, (int)E, eps);
-        mm(s, &l->wq, s->h, B, s->q);
-        mm(s, &l->wk, s->h, B, s->k);
-        mm(s, &l->wv, s->h, B, s->v);
+        {
+            const fg_mat *w3[3] = {&l->wq, &l->wk, &l->wv};
+            float *y3[3] = {s->q, s->k, s->v};
+            fg_matmul_group(3, w3, s->h, (int)B, y3, s->pool, s->work);
+        }
         if (hp->has_qkv_bias) {
             add_bias(s->q, l->bq, B, Q);
             add_bias(s->k, l->bk, B, KV);
@@ -184,8 +186,9 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
          * of a slice overwrites its own rows of h, which the slice has consumed */
         for (int64_t t0 = 0; t0 < B; t0 += FG_FFN_ROWS) {
             int64_t nb = B - t0 < FG_FFN_ROWS ? B - t0 : FG_FFN_ROWS;
-            mm(s, &l->w_gate, s->h + t0 * E, nb, s->gate);
-            mm(s, &l->w_up, s->h + t0 * E, nb, s->up);
+            const fg_mat *w2[2] = {&l->w_gate, &l->w_up};
+            float *y2[2] = {s->gate, s->up};
+            fg_matmul_group(2, w2, s->h + t0 * E, (int)nb, y2, s->pool, s->work);
             fg_vec_silu_mul(s->gate, s->up, nb * F);
             mm(s, &l->w_down, s->gate, nb, s->h + t0 * E);
         }
