@@ -246,10 +246,31 @@ static bool valid_mat(const fg_mat *w)
            w->row_stride >= fg_row_bytes(w->dtype, w->cols);
 }
 
+/* A group that cannot share: one fg_matmul each (invalid ones filled with NaN there). */
+static void matmul_each(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,
+                        void *work)
+{
+    for (int i = 0; i < nm; i++) fg_matmul_group(1, &w[i], x, n, &y[i], pool, work);
+}
+
 void fg_matmul_group(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,
                      void *work)
 {
     if (n <= 0 || nm <= 0) return;
+    /* a group shares one X preparation and one row split: same dtype and columns, and
+     * every boundary between its matrices on a multiple of the path's row alignment */
+    bool same = nm <= FG_MM_GROUP;
+    for (int i = 0; same && i < nm; i++)
+        same = valid_mat(w[i]) && w[i]->dtype == w[0]->dtype && w[i]->cols == w[0]->cols;
+    if (!same) {
+        if (nm > 1) {
+            matmul_each(nm, w, x, n, y, pool, work);
+        } else if (w[0]->rows > 0) {
+            /* a caller bug (shapes are validated when weights are bound): make it visible */
+            for (size_t e = 0; e < (size_t)n * (size_t)w[0]->rows; e++) y[0][e] = NAN;
+        }
+        return;
+    }
     mm_job j = {.nm = nm};
     j.k = isa_kernels(fg_isa_active());
     j.fn = j.k->rows[w[0]->dtype];
@@ -258,23 +279,11 @@ void fg_matmul_group(int nm, const fg_mat *const w[], const float *x, int n, flo
         j.fn = scalar_rows;
     }
     int align = j.k->row_align > 0 ? j.k->row_align : 1;
-    /* a group shares one X preparation and one row split: same dtype and columns, and
-     * every boundary between its matrices on a multiple of the path's row alignment */
-    bool one = nm <= FG_MM_GROUP;
-    for (int i = 0; one && i < nm; i++)
-        one = valid_mat(w[i]) && w[i]->dtype == w[0]->dtype && w[i]->cols == w[0]->cols &&
-              (i == nm - 1 || w[i]->rows % align == 0);
-    if (!one) {
-        for (int i = 0; i < nm; i++) {
-            if (!valid_mat(w[i])) {
-                /* a caller bug (shapes are validated when weights are bound): make it visible */
-                for (size_t e = 0; e < (size_t)n * (size_t)(w[i]->rows > 0 ? w[i]->rows : 0); e++) y[i][e] = NAN;
-            } else if (nm > 1) {
-                fg_matmul_group(1, &w[i], x, n, &y[i], pool, work);
-            }
+    for (int i = 0; i < nm - 1; i++)
+        if (w[i]->rows % align != 0) {
+            matmul_each(nm, w, x, n, y, pool, work);
+            return;
         }
-        return;
-    }
     for (int i = 0; i < nm; i++) {
         j.task[i] = (fg_mm_task){.w = w[i], .x = x, .n = n, .y = y[i]};
         j.start[i + 1] = j.start[i] + (w[i]->rows > 0 ? w[i]->rows : 0);
