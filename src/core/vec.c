@@ -160,6 +160,20 @@ AVX2 static void dot_rows_avx2(const float *q, int64_t nq, const void *rows, fg_
     }
 }
 
+/* y[0 .. 8k) += sum over j < np of w[j] * vr[j][c0 ..]: k registers of accumulators
+ * (inlined with k = 8 for whole 64-column chunks, so they stay in registers) */
+AVX2 static inline __attribute__((always_inline)) void axpy_chunk(float *y, const float *w, const float *const *vr,
+                                                                  int np, int64_t c0, const int k)
+{
+    __m256 acc[8];
+    UNROLL8 for (int i = 0; i < 8; i++) acc[i] = i < k ? _mm256_loadu_ps(y + 8 * i) : _mm256_setzero_ps();
+    for (int j = 0; j < np; j++) {
+        const __m256 wp = _mm256_set1_ps(w[j]);
+        UNROLL8 for (int i = 0; i < k; i++) acc[i] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(vr[j] + c0 + 8 * i), acc[i]);
+    }
+    UNROLL8 for (int i = 0; i < k; i++) _mm256_storeu_ps(y + 8 * i, acc[i]);
+}
+
 /* y_g (d floats) in chunks of 64 columns (8 registers) per query head and row block */
 AVX2 static void axpy_rows_avx2(float *y, const float *w, int64_t nq, const void *rows, fg_dtype dt, size_t stride,
                                 int64_t n, int64_t d)
@@ -169,29 +183,13 @@ AVX2 static void axpy_rows_avx2(float *y, const float *w, int64_t nq, const void
         const int np = n - p0 < AXPY_BLK ? (int)(n - p0) : AXPY_BLK;
         const float *vr[AXPY_BLK];
         rows_f32(rows, dt, stride, p0, np, d, buf, vr);
-        for (int64_t g = 0; g < nq; g++) {
-            float *yg = y + g * d;
-            const float *wg = w + g * n + p0;
+        for (int64_t g = 0; g < nq; g++)
             for (int64_t c0 = 0; c0 < d; c0 += 64) {
-                const int k = d - c0 >= 64 ? 8 : (int)((d - c0) / 8);
-                __m256 acc[8];
-                if (k == 8) {
-                    UNROLL8 for (int i = 0; i < 8; i++) acc[i] = _mm256_loadu_ps(yg + c0 + 8 * i);
-                    for (int j = 0; j < np; j++) {
-                        const __m256 wp = _mm256_set1_ps(wg[j]);
-                        UNROLL8 for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(vr[j] + c0 + 8 * i), acc[i]);
-                    }
-                    UNROLL8 for (int i = 0; i < 8; i++) _mm256_storeu_ps(yg + c0 + 8 * i, acc[i]);
-                } else {
-                    for (int i = 0; i < k; i++) acc[i] = _mm256_loadu_ps(yg + c0 + 8 * i);
-                    for (int j = 0; j < np; j++) {
-                        const __m256 wp = _mm256_set1_ps(wg[j]);
-                        for (int i = 0; i < k; i++) acc[i] = _mm256_fmadd_ps(wp, _mm256_loadu_ps(vr[j] + c0 + 8 * i), acc[i]);
-                    }
-                    for (int i = 0; i < k; i++) _mm256_storeu_ps(yg + c0 + 8 * i, acc[i]);
-                }
+                if (d - c0 >= 64)
+                    axpy_chunk(y + g * d + c0, w + g * n + p0, vr, np, c0, 8);
+                else
+                    axpy_chunk(y + g * d + c0, w + g * n + p0, vr, np, c0, (int)((d - c0) / 8));
             }
-        }
     }
 }
 
