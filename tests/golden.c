@@ -8,6 +8,7 @@
 
 fg_dtype golden_kv_type = FG_DT_F32;
 double golden_base_tol = 0;
+bool golden_also_decode = false;
 
 static double logsumexp(const float *row, int64_t n)
 {
@@ -40,6 +41,46 @@ static void eval_chunked(fg_session *s, const int32_t *ids, int64_t n, const int
         if (st) fail_msg("eval failed: %s", fg_last_error());
         off += len;
     }
+}
+
+/* The acceptance of golden/README.md on logits lg[n][V] of one prompt. */
+static void check_logits(const char *model_path, int pi, const char *how, cJSON *ref, cJSON *dev, golden_kind kind,
+                         const float *lg, int64_t n, int64_t V)
+{
+    double B = golden_base_tol > 0 ? golden_base_tol : kind == GOLDEN_FLOAT ? 0.02 : 0.05;
+    double T = kind == GOLDEN_F32 ? 2e-3 : fmax(B, 1.25 * (dev ? dev->valuedouble : 0));
+    int n_top = kind == GOLDEN_F32 ? 8 : 3;
+    double worst = 0;
+    for (int64_t pos = 0; pos < n; pos++) {
+        cJSON *e = cJSON_GetArrayItem(ref, (int)pos);
+        cJSON *top = cJSON_GetObjectItem(e, "top");
+        const float *row = lg + pos * V;
+        for (int j = 0; j < n_top; j++) {
+            cJSON *pair = cJSON_GetArrayItem(top, j);
+            int id = cJSON_GetArrayItem(pair, 0)->valueint;
+            double want = cJSON_GetArrayItem(pair, 1)->valuedouble;
+            double d = fabs(row[id] - want);
+            if (d > worst) worst = d;
+            if (d > T)
+                fail_msg("%s prompt %d (%s) pos %lld: logit of %d is %.6f, reference %.6f (|d| %.2e > %.2e)",
+                         model_path, pi, how, (long long)pos, id, row[id], want, d, T);
+        }
+        if (kind == GOLDEN_F32) {
+            double lse = logsumexp(row, V), want = cJSON_GetObjectItem(e, "logsumexp")->valuedouble;
+            if (fabs(lse - want) > T)
+                fail_msg("%s prompt %d (%s) pos %lld: logsumexp %.6f, reference %.6f", model_path, pi, how,
+                         (long long)pos, lse, want);
+        }
+        int32_t ref1 = cJSON_GetArrayItem(cJSON_GetArrayItem(top, 0), 0)->valueint;
+        double lead = cJSON_GetArrayItem(cJSON_GetArrayItem(top, 0), 1)->valuedouble -
+                      cJSON_GetArrayItem(cJSON_GetArrayItem(top, 1), 1)->valuedouble;
+        int32_t ours = argmax(row, V);
+        if ((kind == GOLDEN_F32 || lead > 2 * T) && ours != ref1 && lead > 2 * T)
+            fail_msg("%s prompt %d (%s) pos %lld: top-1 is %d, reference %d (leads by %.4f)", model_path, pi, how,
+                     (long long)pos, ours, ref1, lead);
+    }
+    print_message("%s prompt %d (%s): %lld positions, max |dev| top-%d %.2e (tolerance %.2e)\n", model_path, pi, how,
+                  (long long)n, n_top, worst, T);
 }
 
 void golden_check(const char *model_path, const char *golden_json, golden_kind kind, bool check_greedy,
@@ -82,39 +123,15 @@ void golden_check(const char *model_path, const char *golden_json, golden_kind k
         int whole[] = {(int)n};
         eval_chunked(s, ids, n, whole, 1, lg, V);
 
-        double B = golden_base_tol > 0 ? golden_base_tol : kind == GOLDEN_FLOAT ? 0.02 : 0.05;
-        double T = kind == GOLDEN_F32 ? 2e-3 : fmax(B, 1.25 * (dev ? dev->valuedouble : 0));
-        int n_top = kind == GOLDEN_F32 ? 8 : 3;
-        double worst = 0;
-        for (int64_t pos = 0; pos < n; pos++) {
-            cJSON *e = cJSON_GetArrayItem(ref, (int)pos);
-            cJSON *top = cJSON_GetObjectItem(e, "top");
-            const float *row = lg + pos * V;
-            for (int j = 0; j < n_top; j++) {
-                cJSON *pair = cJSON_GetArrayItem(top, j);
-                int id = cJSON_GetArrayItem(pair, 0)->valueint;
-                double want = cJSON_GetArrayItem(pair, 1)->valuedouble;
-                double d = fabs(row[id] - want);
-                if (d > worst) worst = d;
-                if (d > T)
-                    fail_msg("%s prompt %d pos %lld: logit of %d is %.6f, reference %.6f (|d| %.2e > %.2e)", model_path, pi,
-                             (long long)pos, id, row[id], want, d, T);
-            }
-            if (kind == GOLDEN_F32) {
-                double lse = logsumexp(row, V), want = cJSON_GetObjectItem(e, "logsumexp")->valuedouble;
-                if (fabs(lse - want) > T)
-                    fail_msg("%s prompt %d pos %lld: logsumexp %.6f, reference %.6f", model_path, pi, (long long)pos, lse, want);
-            }
-            int32_t ref1 = cJSON_GetArrayItem(cJSON_GetArrayItem(top, 0), 0)->valueint;
-            double lead = cJSON_GetArrayItem(cJSON_GetArrayItem(top, 0), 1)->valuedouble -
-                          cJSON_GetArrayItem(cJSON_GetArrayItem(top, 1), 1)->valuedouble;
-            int32_t ours = argmax(row, V);
-            if ((kind == GOLDEN_F32 || lead > 2 * T) && ours != ref1 && lead > 2 * T)
-                fail_msg("%s prompt %d pos %lld: top-1 is %d, reference %d (leads by %.4f)", model_path, pi, (long long)pos,
-                         ours, ref1, lead);
+        check_logits(model_path, pi, "one batch", ref, dev, kind, lg, n, V);
+        if (golden_also_decode) { /* the decode kernels: one token at a time */
+            float *lg1 = malloc((size_t)(n * V) * sizeof(float));
+            assert_non_null(lg1);
+            int one[] = {1};
+            eval_chunked(s, ids, n, one, 1, lg1, V);
+            check_logits(model_path, pi, "token by token", ref, dev, kind, lg1, n, V);
+            free(lg1);
         }
-        print_message("%s prompt %d: %lld positions, max |dev| top-%d %.2e (tolerance %.2e)\n", model_path, pi,
-                      (long long)n, n_top, worst, T);
 
         if (check_greedy) {
             float *row = malloc((size_t)V * sizeof(float));

@@ -19,6 +19,9 @@ typedef enum golden_kind {
  * chunk_tol. Fails the cmocka test with a message naming the prompt/position. */
 /* The KV cache type the checks use (default F32: the reference keeps float64 K/V). */
 extern fg_dtype golden_kv_type;
+/* Also evaluates every prompt one token at a time (the decode kernels) and applies the
+ * same acceptance to those logits. */
+extern bool golden_also_decode;
 /* Overrides the base tolerance B of GOLDEN_FLOAT/GOLDEN_QUANT when > 0. */
 extern double golden_base_tol;
 

@@ -1,6 +1,8 @@
 /* Issue 4 goldens: every qwen2-q256 file (llama.cpp-quantized Q8_0, Q4_0, Q4_K_M,
  * Q5_K_M, Q6_K; and F16/BF16 again) against the float64 reference of
- * ../shared/golden, on every kernel path this CPU has (fg_isa_force), scalar included. */
+ * ../shared/golden, on every kernel path this CPU has (fg_isa_force), scalar included,
+ * with the prompt evaluated in one batch and again one token at a time (the row-tile
+ * decode kernels are separate code from the batch kernels on AVX-512). */
 #include "golden.h"
 
 #include <stdio.h>
@@ -30,6 +32,7 @@ static void f32(void **st) { (void)st; check_all_isas("qwen2-q256-f32.gguf", "go
 
 int main(void)
 {
+    golden_also_decode = true; /* batch kernels and decode kernels */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(q8_0), cmocka_unit_test(q4_0), cmocka_unit_test(q4_k_m), cmocka_unit_test(q5_k_m),
         cmocka_unit_test(q6_k), cmocka_unit_test(f16),  cmocka_unit_test(bf16),   cmocka_unit_test(f32),
