@@ -205,6 +205,57 @@ static void test_all_paths(void **state)
     fg_pool_free(pool3);
 }
 
+/* Q8_0 levels over their whole byte range, -128 included (our quantizer never writes
+ * -128, other tools' files may): the no-VNNI AVX-512 kernel takes |w| <= 128 against x
+ * with w's sign, and a level of -128 is where that could overflow. Every path, decode
+ * and batch token counts, against the float64 reference. */
+static void test_q8_0_extremes(void **state)
+{
+    (void)state;
+    const int64_t rows = 9, cols = 96;
+    weights w;
+    size_t stride = fg_row_bytes(FG_DT_Q8_0, cols);
+    w.bytes = malloc(stride * rows);
+    w.wd = malloc(sizeof(double) * (size_t)(rows * cols));
+    float *deq = malloc(sizeof(float) * (size_t)cols);
+    assert_non_null(w.bytes);
+    assert_non_null(w.wd);
+    assert_non_null(deq);
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t b = 0; b < cols / 32; b++) {
+            uint8_t *blk = w.bytes + (size_t)r * stride + (size_t)b * 34;
+            uint16_t d16 = 0x2000 + (uint16_t)(r * 97 + b * 13); /* f16 scales around 0.008 */
+            memcpy(blk, &d16, 2);
+            for (int i = 0; i < 32; i++) {
+                int v = (int)(urand() * 256) - 128;
+                if ((i + r) % 5 == 0) v = -128;
+                if ((i + b) % 7 == 0) v = 127;
+                blk[2 + i] = (uint8_t)(int8_t)v;
+            }
+        }
+        fg_dequant_row(FG_DT_Q8_0, w.bytes + (size_t)r * stride, deq, cols);
+        for (int64_t i = 0; i < cols; i++) w.wd[r * cols + i] = deq[i];
+    }
+    free(deq);
+    w.m = (fg_mat){.dtype = FG_DT_Q8_0, .rows = rows, .cols = cols, .row_stride = stride, .data = w.bytes};
+    int paths = 0;
+    for (int isa = 0; isa < FG_ISA_COUNT; isa++) {
+        if (!fg_isa_supported((fg_isa)isa)) continue;
+        paths++;
+        assert_int_equal(fg_isa_force((fg_isa)isa), FG_OK);
+        const int ns[] = {1, 3, 16};
+        for (int k = 0; k < 3; k++) {
+            float *x = make_x(ns[k], cols);
+            char what[96];
+            snprintf(what, sizeof what, "%s q8_0 extreme levels n %d", fg_isa_name((fg_isa)isa), ns[k]);
+            check_case(&w, x, ns[k], NULL, (fg_isa)isa, what);
+            free(x);
+        }
+    }
+    assert_true(paths >= 1);
+    free_weights(&w);
+}
+
 /* Long rows and many tokens: token blocking and large K, every path, 2 threads. */
 static void test_large(void **state)
 {
@@ -314,6 +365,8 @@ static void test_dispatch(void **state)
     (void)state;
     assert_true(fg_isa_supported(FG_ISA_SCALAR));
     assert_string_equal(fg_isa_name(FG_ISA_AVX512), "avx512");
+    assert_string_equal(fg_isa_name(FG_ISA_AVX512_VNNI), "avx512vnni");
+    if (fg_isa_supported(FG_ISA_AVX512_VNNI)) assert_true(fg_isa_supported(FG_ISA_AVX512));
     assert_string_equal(fg_isa_name(FG_ISA_COUNT), "?");
     assert_int_equal(fg_isa_force(FG_ISA_COUNT), FG_ERR_ARG);
 #if defined(__x86_64__)
@@ -377,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_dispatch),
         cmocka_unit_test(test_fallbacks),
         cmocka_unit_test(test_all_paths),
+        cmocka_unit_test(test_q8_0_extremes),
         cmocka_unit_test(test_large),
         cmocka_unit_test(test_token_blocks),
         cmocka_unit_test(test_group),

@@ -90,9 +90,17 @@ void fg_matmul_group(int nm, const fg_mat *const w[], const float *x, int n, flo
                      void *work);
 
 /* Instruction-set paths. The best one present is chosen at first use; FG_ISA=scalar|
- * avx2|avx512|neon in the environment, or fg_isa_force(), forces one (tests use this to
- * check every path). fg_isa_force returns FG_ERR_UNSUPPORTED if the CPU lacks it. */
-typedef enum fg_isa { FG_ISA_SCALAR = 0, FG_ISA_AVX2, FG_ISA_AVX512, FG_ISA_NEON, FG_ISA_COUNT } fg_isa;
+ * avx2|avx512|avx512vnni|neon in the environment, or fg_isa_force(), forces one (tests
+ * use this to check every path). fg_isa_force returns FG_ERR_UNSUPPORTED if the CPU lacks
+ * it. avx512 needs AVX-512 F, BW, VL, DQ; avx512vnni also VNNI (and is the faster). */
+typedef enum fg_isa {
+    FG_ISA_SCALAR = 0,
+    FG_ISA_AVX2,
+    FG_ISA_AVX512,
+    FG_ISA_AVX512_VNNI,
+    FG_ISA_NEON,
+    FG_ISA_COUNT
+} fg_isa;
 fg_isa fg_isa_active(void);
 const char *fg_isa_name(fg_isa isa);
 bool fg_isa_supported(fg_isa isa);

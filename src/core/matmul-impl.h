@@ -36,7 +36,8 @@ typedef struct fg_mm_kernels {
 extern const fg_mm_kernels fg_mm_scalar;
 #if defined(FG_ARCH_X86)
 extern const fg_mm_kernels fg_mm_avx2;
-extern const fg_mm_kernels fg_mm_avx512;
+extern const fg_mm_kernels fg_mm_avx512;      /* matmul_avx512_novnni.c */
+extern const fg_mm_kernels fg_mm_avx512vnni;  /* matmul_avx512.c */
 #endif
 #if defined(FG_ARCH_ARM64)
 extern const fg_mm_kernels fg_mm_neon;
@@ -65,7 +66,7 @@ static inline size_t fg_mm_round_up(size_t v, size_t a) { return (v + a - 1) / a
 
 #if defined(FG_ARCH_X86)
 /* AVX-512 prefill for quantized weights with tokens in the vector lanes
- * (matmul_tok_avx512.c), used by fg_mm_avx512 when n >= FG_TOK_MIN_N. */
+ * (matmul_tok_avx512.c), used by fg_mm_avx512vnni when n >= FG_TOK_MIN_N. */
 #define FG_TOK_MIN_N 12
 size_t fg_tok_avx512_bytes(int64_t cols, int n);
 void fg_tok_avx512_prep(const fg_mm_task *t, int ith, int nth);

@@ -82,7 +82,7 @@ const fg_mm_kernels fg_mm_scalar = {
 
 /* ---- dispatch ----------------------------------------------------------------------- */
 
-static const char *const isa_names[FG_ISA_COUNT] = {"scalar", "avx2", "avx512", "neon"};
+static const char *const isa_names[FG_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512vnni", "neon"};
 
 const char *fg_isa_name(fg_isa isa)
 {
@@ -112,8 +112,9 @@ bool fg_isa_supported(fg_isa isa)
         __builtin_cpu_init();
         return fg_isa_supported(FG_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni") &&
-               __builtin_cpu_supports("avx512bf16");
+               __builtin_cpu_supports("avx512dq");
+    case FG_ISA_AVX512_VNNI:
+        return fg_isa_supported(FG_ISA_AVX512) && __builtin_cpu_supports("avx512vnni");
 #endif
 #if defined(FG_ARCH_ARM64)
     case FG_ISA_NEON: {
@@ -137,6 +138,7 @@ static const fg_mm_kernels *isa_kernels(fg_isa isa)
 #if defined(FG_ARCH_X86)
     case FG_ISA_AVX2: return &fg_mm_avx2;
     case FG_ISA_AVX512: return &fg_mm_avx512;
+    case FG_ISA_AVX512_VNNI: return &fg_mm_avx512vnni;
 #endif
 #if defined(FG_ARCH_ARM64)
     case FG_ISA_NEON: return &fg_mm_neon;

@@ -1,5 +1,8 @@
-/* AVX-512 matmul kernels (F + BW + VL + DQ + VNNI; compiled with those flags only here,
- * called only when the CPU has them).
+/* AVX-512 matmul kernels (F + BW + VL + DQ, with VNNI where present), called only when
+ * the CPU has them. This file is compiled twice: as itself with VNNI (fg_mm_avx512vnni,
+ * path "avx512vnni"), and through matmul_avx512_novnni.c without it (fg_mm_avx512, path
+ * "avx512": Skylake-SP/X and other AVX-512 CPUs before VNNI). See DPBUSD below for what
+ * differs; nothing here needs AVX512_BF16 (BF16 weights widen to float32 by a shift).
  *
  * Shape of every kernel: a tile of R weight rows x T tokens (R <= 4, T <= 4) walks the
  * whole row once, keeping R*T accumulators in registers, so each weight vector is
@@ -35,6 +38,24 @@
 #include <string.h>
 
 #define TOK_BLOCK_BYTES (4u << 20)
+
+/* vpdpbusd: acc += sum of 4 (unsigned byte x signed byte) products per int32 lane. Without
+ * VNNI it is vpmaddubsw (pairs, saturating to int16) + vpmaddwd by 1, exact while every
+ * pair sum stays below 2^15: true for unsigned operands <= 128 against |x| <= 127 (the
+ * activations), which every use below keeps, Q8_0 included (NO_VNNI: its levels enter as
+ * |w| with the sign moved onto x, instead of w + 128). The per-token prefill kernels
+ * (matmul_tok_avx512.c) bias activations to 0..255 and need real VNNI, so the no-VNNI
+ * build computes batches with the row tiles too. */
+#if defined(FG_AVX512_NO_VNNI)
+#define FG_MM_AVX512_KERNELS fg_mm_avx512
+static inline __m512i dpbusd(__m512i acc, __m512i u, __m512i s)
+{
+    return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(u, s), _mm512_set1_epi16(1)));
+}
+#else
+#define FG_MM_AVX512_KERNELS fg_mm_avx512vnni
+#define dpbusd _mm512_dpbusd_epi32
+#endif
 
 static inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
 
@@ -177,7 +198,7 @@ INLINE __m512 w_scales2(uint16_t a, uint16_t b)
  * levels: -k * (sum of each lane's 4 activations). */
 INLINE __m512i offset_init(__m512i xv, __m512i kvec)
 {
-    return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), kvec, xv));
+    return _mm512_sub_epi32(_mm512_setzero_si512(), dpbusd(_mm512_setzero_si512(), kvec, xv));
 }
 
 #define XQ_SETUP()                                                                            \
@@ -210,21 +231,35 @@ INLINE __m512i offset_init(__m512i xv, __m512i kvec)
         const __m512 dx = x_scales2(xd[t] + (e) / 32);                                        \
         const __m512i init = init_expr;                                                       \
         UNROLL for (int r = 0; r < R; r++) {                                                  \
-            __m512i dot = _mm512_dpbusd_epi32(init, wv[r], xv);                               \
+            __m512i dot = dpbusd(init, wv[r], xv);                               \
             acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws[r], dx), acc[r][t]); \
         }                                                                                     \
     }
 
-/* ---- Q8_0 --------------------------------------------------------------------------------- */
+/* ---- Q8_0 ---------------------------------------------------------------------------------
+ * Levels are signed. With VNNI they enter as w + 128 (XOR 0x80) against an offset start
+ * -128 * sum(x); without, as |w| (<= 128) against x carrying w's sign (vpmaddubsw's
+ * pairs then stay below 2^15). Q8_LOAD sets wv[r] and wneg[r] (w < 0, for the latter). */
+#if defined(FG_AVX512_NO_VNNI)
+#define Q8_LOAD(r, v) (wneg[r] = _mm512_movepi8_mask(v), wv[r] = _mm512_abs_epi8(v))
+#define Q8_DOT(r, xv) dpbusd(_mm512_setzero_si512(), wv[r], _mm512_mask_sub_epi8(xv, wneg[r], _mm512_setzero_si512(), xv))
+#define Q8_INIT(xv) _mm512_setzero_si512()
+#else
+#define Q8_LOAD(r, v) ((void)wneg, wv[r] = _mm512_xor_si512(v, k80))
+#define Q8_DOT(r, xv) dpbusd(init, wv[r], xv)
+#define Q8_INIT(xv) offset_init(xv, k80)
+#endif
 
 INLINE void q8_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T)
 {
     XQ_SETUP();
     const int64_t nb = cols / 32;
     const __m512i k80 = _mm512_set1_epi8((char)0x80);
+    (void)k80;
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         __m512i wv[4];
+        __mmask64 wneg[4];
         __m512 ws[4];
         UNROLL for (int r = 0; r < R; r++) {
             const fg_block_q8_0 *q = (const fg_block_q8_0 *)wr[r] + b;
@@ -232,28 +267,34 @@ INLINE void q8_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
             PREFETCH((const uint8_t *)q + 64);
             __m256i lo = _mm256_loadu_si256((const __m256i *)q[0].qs);
             __m256i hi = _mm256_loadu_si256((const __m256i *)q[1].qs);
-            wv[r] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), k80);
+            Q8_LOAD(r, _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
             ws[r] = w_scales2(q[0].d, q[1].d);
         }
-        XQ_STEP(b * 32, offset_init(xv, k80))
+        UNROLL for (int t = 0; t < T; t++) {
+            const __m512i xv = _mm512_loadu_si512(xq[t] + b * 32);
+            const __m512 dx = x_scales2(xd[t] + b);
+            const __m512i init = Q8_INIT(xv);
+            (void)init;
+            UNROLL for (int r = 0; r < R; r++)
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(Q8_DOT(r, xv)), _mm512_mul_ps(ws[r], dx), acc[r][t]);
+        }
     }
-    if (b < nb) { /* odd block count: the upper half is level 0x80 against x = 0, scale 0 */
+    if (b < nb) { /* odd block count: the upper half is level 0 (0x80) against x = 0, scale 0 */
         __m512i wv[4];
+        __mmask64 wneg[4];
         __m512 ws[4];
         UNROLL for (int r = 0; r < R; r++) {
             const fg_block_q8_0 *q = (const fg_block_q8_0 *)wr[r] + b;
-            __m256i lo = _mm256_loadu_si256((const __m256i *)q[0].qs);
-            wv[r] = _mm512_xor_si512(_mm512_zextsi256_si512(lo), k80);
+            Q8_LOAD(r, _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)q[0].qs)));
             ws[r] = w_scales2(q[0].d, 0);
         }
         UNROLL for (int t = 0; t < T; t++) {
             const __m512i xv = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(xq[t] + b * 32)));
             const __m512 dx = _mm512_set1_ps(xd[t][b]);
-            const __m512i init = offset_init(xv, k80);
-            UNROLL for (int r = 0; r < R; r++) {
-                __m512i dot = _mm512_dpbusd_epi32(init, wv[r], xv);
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws[r], dx), acc[r][t]);
-            }
+            const __m512i init = Q8_INIT(xv);
+            (void)init;
+            UNROLL for (int r = 0; r < R; r++)
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(Q8_DOT(r, xv)), _mm512_mul_ps(ws[r], dx), acc[r][t]);
         }
     }
     XQ_STORE();
@@ -308,8 +349,8 @@ INLINE void q4_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
             const __m512i ia = offset_init(xa, k8), ib = offset_init(xb, k8);
             UNROLL for (int r = 0; r < R; r++) {
                 __m512 sc = _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(_mm_mul_ps(dw[r], dx4)));
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(ia, wa[r], xa)), sc, acc[r][t]);
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(ib, wb[r], xb)), sc, acc[r][t]);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dpbusd(ia, wa[r], xa)), sc, acc[r][t]);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dpbusd(ib, wb[r], xb)), sc, acc[r][t]);
             }
         }
     }
@@ -337,7 +378,7 @@ INLINE void q4_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
             const __m512 dx = _mm512_set1_ps(xd[t][b]);
             const __m512i init = offset_init(xv, k8);
             UNROLL for (int r = 0; r < R; r++) {
-                __m512i dot = _mm512_dpbusd_epi32(init, wv[r], xv);
+                __m512i dot = dpbusd(init, wv[r], xv);
                 acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws[r], dx), acc[r][t]);
             }
         }
@@ -410,8 +451,8 @@ INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
                 const __m256 dx8 = _mm256_loadu_ps(xd[t] + sb * 8);
                 UNROLL for (int r = 0; r < R; r++) {
                     const __m256 pr = _mm256_mul_ps(scf[r], dx8);
-                    __m512i da = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wa[r], xa);
-                    __m512i db = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wb[r], xb);
+                    __m512i da = dpbusd(_mm512_setzero_si512(), wa[r], xa);
+                    __m512i db = dpbusd(_mm512_setzero_si512(), wb[r], xb);
                     acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(da), spread(ia, pr), acc[r][t]);
                     acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(db), spread(ib, pr), acc[r][t]);
                 }
@@ -480,8 +521,8 @@ INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
                 const __m512 dx16 = _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(_mm256_loadu_ps(xd[t] + sb * 8)));
                 UNROLL for (int r = 0; r < R; r++) {
                     const __m512 pr = _mm512_mul_ps(scf[r], dx16);
-                    __m512i da = _mm512_dpbusd_epi32(inia, wa[r], xa);
-                    __m512i db = _mm512_dpbusd_epi32(inib, wb[r], xb);
+                    __m512i da = dpbusd(inia, wa[r], xa);
+                    __m512i db = dpbusd(inib, wb[r], xb);
                     acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(da), _mm512_permutexvar_ps(ia, pr), acc[r][t]);
                     acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(db), _mm512_permutexvar_ps(ib, pr), acc[r][t]);
                 }
@@ -498,11 +539,16 @@ DEFINE_ROWS(rows_q4_k_direct, q4_k_tile, XQ_BYTES)
 DEFINE_ROWS(rows_q5_k_direct, q5_k_tile, XQ_BYTES)
 DEFINE_ROWS(rows_q6_k_direct, q6_k_tile, XQ_BYTES)
 
-/* Few tokens: the row tiles above; many: tokens in the vector lanes (prefill). */
+/* Few tokens: the row tiles above; many: tokens in the vector lanes (prefill; VNNI only). */
+#if defined(FG_AVX512_NO_VNNI)
+#define USE_TOK(n) ((void)(n), false)
+#else
+#define USE_TOK(n) ((n) >= FG_TOK_MIN_N)
+#endif
 #define ROWS_QUANT(name, direct)                                                              \
     static void name(const fg_mm_task *tk, int64_t r0, int64_t r1)                            \
     {                                                                                         \
-        if (tk->n >= FG_TOK_MIN_N)                                                            \
+        if (USE_TOK(tk->n))                                                                   \
             fg_tok_avx512_rows(tk, r0, r1);                                                   \
         else                                                                                  \
             direct(tk, r0, r1);                                                               \
@@ -519,7 +565,7 @@ static size_t prep_bytes(fg_dtype dt, int64_t cols, int n)
 {
     if (!fg_dtype_is_quant(dt)) return 0;
     size_t direct = fg_xq_stride(cols) * (size_t)n;
-    if (n < FG_TOK_MIN_N) return direct;
+    if (!USE_TOK(n)) return direct;
     /* never less than the per-token layout needs, so the size grows with n and a
      * buffer sized for n serves every smaller count */
     size_t tok = fg_tok_avx512_bytes(cols, n);
@@ -565,7 +611,7 @@ static void xq_row(fg_dtype dt, const float *x, int64_t cols, uint8_t *dst)
 
 static void prep(const fg_mm_task *t, int ith, int nth)
 {
-    if (t->n >= FG_TOK_MIN_N) {
+    if (USE_TOK(t->n)) {
         fg_tok_avx512_prep(t, ith, nth);
         return;
     }
@@ -573,7 +619,7 @@ static void prep(const fg_mm_task *t, int ith, int nth)
         xq_row(t->w->dtype, t->x + (size_t)i * t->w->cols, t->w->cols, t->xq + (size_t)i * t->xq_stride);
 }
 
-const fg_mm_kernels fg_mm_avx512 = {
+const fg_mm_kernels FG_MM_AVX512_KERNELS = {
     .rows = {
         [FG_DT_F32] = rows_f32, [FG_DT_F16] = rows_f16, [FG_DT_BF16] = rows_bf16,
         [FG_DT_Q8_0] = rows_q8_0, [FG_DT_Q4_0] = rows_q4_0, [FG_DT_Q4_K] = rows_q4_k,

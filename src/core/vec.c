@@ -372,7 +372,8 @@ float fg_vec_dot(const float *a, const float *b, int64_t n)
     switch (fg_isa_active()) {
 #if defined(__x86_64__)
     case FG_ISA_AVX2:
-    case FG_ISA_AVX512: return dot_avx2(a, b, n);
+    case FG_ISA_AVX512:
+    case FG_ISA_AVX512_VNNI: return dot_avx2(a, b, n);
 #elif defined(__aarch64__)
     case FG_ISA_NEON: return dot_neon(a, b, n);
 #endif
@@ -385,7 +386,8 @@ void fg_vec_axpy(float *y, float a, const float *x, int64_t n)
     switch (fg_isa_active()) {
 #if defined(__x86_64__)
     case FG_ISA_AVX2:
-    case FG_ISA_AVX512: axpy_avx2(y, a, x, n); return;
+    case FG_ISA_AVX512:
+    case FG_ISA_AVX512_VNNI: axpy_avx2(y, a, x, n); return;
 #elif defined(__aarch64__)
     case FG_ISA_NEON: axpy_neon(y, a, x, n); return;
 #endif
@@ -403,7 +405,8 @@ void fg_vec_dot_rows(const float *q, int64_t nq, const void *rows, fg_dtype dt, 
     switch (vec ? fg_isa_active() : FG_ISA_SCALAR) {
 #if defined(__x86_64__)
     case FG_ISA_AVX2:
-    case FG_ISA_AVX512: dot_rows_avx2(q, nq, rows, dt, stride, n, d, scale, out); return;
+    case FG_ISA_AVX512:
+    case FG_ISA_AVX512_VNNI: dot_rows_avx2(q, nq, rows, dt, stride, n, d, scale, out); return;
 #elif defined(__aarch64__)
     case FG_ISA_NEON:
         for (int64_t g = 0; g < nq; g++) dot_rows_neon(q + g * d, rows, dt, stride, n, d, scale, out + g * n);
@@ -422,7 +425,8 @@ void fg_vec_axpy_rows(float *y, const float *w, int64_t nq, const void *rows, fg
     switch (vec ? fg_isa_active() : FG_ISA_SCALAR) {
 #if defined(__x86_64__)
     case FG_ISA_AVX2:
-    case FG_ISA_AVX512: axpy_rows_avx2(y, w, nq, rows, dt, stride, n, d); return;
+    case FG_ISA_AVX512:
+    case FG_ISA_AVX512_VNNI: axpy_rows_avx2(y, w, nq, rows, dt, stride, n, d); return;
 #elif defined(__aarch64__)
     case FG_ISA_NEON:
         for (int64_t g = 0; g < nq; g++) axpy_rows_neon(y + g * d, w + g * n, rows, dt, stride, n, d);
@@ -439,7 +443,8 @@ void fg_vec_softmax(float *x, int64_t n)
     switch (fg_isa_active()) {
 #if defined(__x86_64__)
     case FG_ISA_AVX2:
-    case FG_ISA_AVX512: softmax_avx2(x, n); return;
+    case FG_ISA_AVX512:
+    case FG_ISA_AVX512_VNNI: softmax_avx2(x, n); return;
 #endif
     default: softmax_scalar(x, n);
     }
@@ -451,7 +456,8 @@ int64_t fg_vec_argmax(const float *x, int64_t n)
     switch (fg_isa_active()) {
 #if defined(__x86_64__)
     case FG_ISA_AVX2:
-    case FG_ISA_AVX512: return argmax_avx2(x, n);
+    case FG_ISA_AVX512:
+    case FG_ISA_AVX512_VNNI: return argmax_avx2(x, n);
 #endif
     default: break;
     }
@@ -468,7 +474,8 @@ void fg_vec_silu_mul(float *gate, const float *up, int64_t n)
     switch (fg_isa_active()) {
 #if defined(__x86_64__)
     case FG_ISA_AVX2:
-    case FG_ISA_AVX512: silu_mul_avx2(gate, up, n); return;
+    case FG_ISA_AVX512:
+    case FG_ISA_AVX512_VNNI: silu_mul_avx2(gate, up, n); return;
 #endif
     default: break;
     }
