@@ -366,7 +366,10 @@ static void test_dispatch(void **state)
     assert_true(fg_isa_supported(FG_ISA_SCALAR));
     assert_string_equal(fg_isa_name(FG_ISA_AVX512), "avx512");
     assert_string_equal(fg_isa_name(FG_ISA_AVX512_VNNI), "avx512vnni");
+    assert_string_equal(fg_isa_name(FG_ISA_NEON_DOT), "neondot");
+    /* the faster build of a pair implies the other */
     if (fg_isa_supported(FG_ISA_AVX512_VNNI)) assert_true(fg_isa_supported(FG_ISA_AVX512));
+    if (fg_isa_supported(FG_ISA_NEON_DOT)) assert_true(fg_isa_supported(FG_ISA_NEON));
     assert_string_equal(fg_isa_name(FG_ISA_COUNT), "?");
     assert_int_equal(fg_isa_force(FG_ISA_COUNT), FG_ERR_ARG);
 #if defined(__x86_64__)

@@ -90,15 +90,18 @@ void fg_matmul_group(int nm, const fg_mat *const w[], const float *x, int n, flo
                      void *work);
 
 /* Instruction-set paths. The best one present is chosen at first use; FG_ISA=scalar|
- * avx2|avx512|avx512vnni|neon in the environment, or fg_isa_force(), forces one (tests
- * use this to check every path). fg_isa_force returns FG_ERR_UNSUPPORTED if the CPU lacks
- * it. avx512 needs AVX-512 F, BW, VL, DQ; avx512vnni also VNNI (and is the faster). */
+ * avx2|avx512|avx512vnni|neon|neondot in the environment, or fg_isa_force(), forces one
+ * (tests use this to check every path). fg_isa_force returns FG_ERR_UNSUPPORTED if the
+ * CPU lacks it. avx512 needs AVX-512 F, BW, VL, DQ; avx512vnni also VNNI; neon is plain
+ * AArch64 ASIMD, neondot adds the dot-product extension. Of each pair the second is
+ * the faster where the CPU has it. */
 typedef enum fg_isa {
     FG_ISA_SCALAR = 0,
     FG_ISA_AVX2,
     FG_ISA_AVX512,
     FG_ISA_AVX512_VNNI,
     FG_ISA_NEON,
+    FG_ISA_NEON_DOT,
     FG_ISA_COUNT
 } fg_isa;
 fg_isa fg_isa_active(void);

@@ -40,7 +40,8 @@ extern const fg_mm_kernels fg_mm_avx512;      /* matmul_avx512_novnni.c */
 extern const fg_mm_kernels fg_mm_avx512vnni;  /* matmul_avx512.c */
 #endif
 #if defined(FG_ARCH_ARM64)
-extern const fg_mm_kernels fg_mm_neon;
+extern const fg_mm_kernels fg_mm_neon;     /* matmul_neon_nodot.c */
+extern const fg_mm_kernels fg_mm_neondot;  /* matmul_neon.c */
 #endif
 
 /* Quantized activations, the format every SIMD path uses for quantized weights

@@ -82,7 +82,7 @@ const fg_mm_kernels fg_mm_scalar = {
 
 /* ---- dispatch ----------------------------------------------------------------------- */
 
-static const char *const isa_names[FG_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512vnni", "neon"};
+static const char *const isa_names[FG_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512vnni", "neon", "neondot"};
 
 const char *fg_isa_name(fg_isa isa)
 {
@@ -117,7 +117,9 @@ bool fg_isa_supported(fg_isa isa)
         return fg_isa_supported(FG_ISA_AVX512) && __builtin_cpu_supports("avx512vnni");
 #endif
 #if defined(FG_ARCH_ARM64)
-    case FG_ISA_NEON: {
+    case FG_ISA_NEON: /* ASIMD is part of every AArch64 CPU this builds for */
+        return true;
+    case FG_ISA_NEON_DOT: {
 #if defined(__linux__)
         unsigned long hw = getauxval(AT_HWCAP);
         /* HWCAP_ASIMD (bit 1) and HWCAP_ASIMDDP (bit 20, the SDOT/UDOT dot products) */
@@ -142,6 +144,7 @@ static const fg_mm_kernels *isa_kernels(fg_isa isa)
 #endif
 #if defined(FG_ARCH_ARM64)
     case FG_ISA_NEON: return &fg_mm_neon;
+    case FG_ISA_NEON_DOT: return &fg_mm_neondot;
 #endif
     default: return &fg_mm_scalar;
     }

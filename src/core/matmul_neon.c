@@ -1,6 +1,8 @@
-/* AArch64 NEON matmul kernels with the dot-product extension (SDOT; Cortex-A76/A78 and
- * later: Raspberry Pi 5, Jetson Orin). Compiled with +dotprod only here, called only
- * when HWCAP says the CPU has it.
+/* AArch64 NEON matmul kernels, with the dot-product extension (SDOT) where present.
+ * This file is compiled twice: as itself with +dotprod (fg_mm_neondot, path "neondot":
+ * Cortex-A76/A78 and later: Raspberry Pi 5, Jetson Orin), and through
+ * matmul_neon_nodot.c for plain ARMv8-A (fg_mm_neon, path "neon": Cortex-A53/A72,
+ * Raspberry Pi 3 and 4), where DOT16 below is built from widening multiplies.
  *
  * Tiles of R weight rows x T tokens (R = 4 or 1, T <= 4) keep R*T accumulators of 4
  * floats in registers (32 vector registers) and walk a whole row once.
@@ -19,6 +21,22 @@
 
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 4")
+
+/* acc + the 16 products a[i] * b[i], spread over the 4 lanes. Every caller converts the
+ * vector and scales it by one factor, so only the sum of the lanes matters: SDOT puts
+ * products 4i..4i+3 in lane i; without it, two widening multiplies (int8 x int8 fits
+ * int16, -128 * -128 included) and pairwise accumulating adds put other groups there. */
+#if defined(FG_NEON_NO_DOTPROD)
+#define FG_MM_NEON_KERNELS fg_mm_neon
+INLINE int32x4_t DOT16(int32x4_t acc, int8x16_t a, int8x16_t b)
+{
+    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a), vget_low_s8(b)));
+    return vpadalq_s16(acc, vmull_high_s8(a, b));
+}
+#else
+#define FG_MM_NEON_KERNELS fg_mm_neondot
+#define DOT16 vdotq_s32
+#endif
 
 INLINE float h2f(uint16_t h) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0); }
 
@@ -143,7 +161,7 @@ DEFINE_ROWS(rows_bf16, bf16_tile, (size_t)tk->w->cols * 4)
 /* dot products of 32 signed levels (w0: elements 0-15, w1: 16-31) with x[0..31] */
 INLINE int32x4_t dot32(int8x16_t w0, int8x16_t w1, const int8_t *x)
 {
-    return vdotq_s32(vdotq_s32(vdupq_n_s32(0), w0, vld1q_s8(x)), w1, vld1q_s8(x + 16));
+    return DOT16(DOT16(vdupq_n_s32(0), w0, vld1q_s8(x)), w1, vld1q_s8(x + 16));
 }
 
 /* Blocks of 32 with one scale (Q8_0, Q4_0): LEVELS(q, w0, w1) makes the signed levels. */
@@ -285,8 +303,8 @@ INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
                     const int8x16_t x0 = vld1q_s8(xq[t] + 32 * b), x1 = vld1q_s8(xq[t] + 32 * b + 16);
                     UNROLL for (int r = 0; r < R; r++) {
                         const int j = 8 * h + 2 * k;
-                        int32x4_t p0 = vdotq_s32(vdupq_n_s32(0), w0[r], x0);
-                        int32x4_t p1 = vdotq_s32(vdupq_n_s32(0), w1[r], x1);
+                        int32x4_t p0 = DOT16(vdupq_n_s32(0), w0[r], x0);
+                        int32x4_t p1 = DOT16(vdupq_n_s32(0), w1[r], x1);
                         acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(p0), sc[r][j] * dx);
                         acc[r][t] = vfmaq_n_f32(acc[r][t], vcvtq_f32_s32(p1), sc[r][j + 1] * dx);
                     }
@@ -345,7 +363,7 @@ static void prep(const fg_mm_task *t, int ith, int nth)
         xq_row(t->x + (size_t)i * t->w->cols, t->w->cols, t->xq + (size_t)i * t->xq_stride);
 }
 
-const fg_mm_kernels fg_mm_neon = {
+const fg_mm_kernels FG_MM_NEON_KERNELS = {
     .rows = {
         [FG_DT_F32] = rows_f32, [FG_DT_F16] = rows_f16, [FG_DT_BF16] = rows_bf16,
         [FG_DT_Q8_0] = rows_q8_0, [FG_DT_Q4_0] = rows_q4_0, [FG_DT_Q4_K] = rows_q4_k,

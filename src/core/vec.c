@@ -375,7 +375,8 @@ float fg_vec_dot(const float *a, const float *b, int64_t n)
     case FG_ISA_AVX512:
     case FG_ISA_AVX512_VNNI: return dot_avx2(a, b, n);
 #elif defined(__aarch64__)
-    case FG_ISA_NEON: return dot_neon(a, b, n);
+    case FG_ISA_NEON:
+    case FG_ISA_NEON_DOT: return dot_neon(a, b, n);
 #endif
     default: return dot_scalar(a, b, n);
     }
@@ -389,7 +390,8 @@ void fg_vec_axpy(float *y, float a, const float *x, int64_t n)
     case FG_ISA_AVX512:
     case FG_ISA_AVX512_VNNI: axpy_avx2(y, a, x, n); return;
 #elif defined(__aarch64__)
-    case FG_ISA_NEON: axpy_neon(y, a, x, n); return;
+    case FG_ISA_NEON:
+    case FG_ISA_NEON_DOT: axpy_neon(y, a, x, n); return;
 #endif
     default: axpy_scalar(y, a, x, n);
     }
@@ -409,6 +411,7 @@ void fg_vec_dot_rows(const float *q, int64_t nq, const void *rows, fg_dtype dt, 
     case FG_ISA_AVX512_VNNI: dot_rows_avx2(q, nq, rows, dt, stride, n, d, scale, out); return;
 #elif defined(__aarch64__)
     case FG_ISA_NEON:
+    case FG_ISA_NEON_DOT:
         for (int64_t g = 0; g < nq; g++) dot_rows_neon(q + g * d, rows, dt, stride, n, d, scale, out + g * n);
         return;
 #endif
@@ -429,6 +432,7 @@ void fg_vec_axpy_rows(float *y, const float *w, int64_t nq, const void *rows, fg
     case FG_ISA_AVX512_VNNI: axpy_rows_avx2(y, w, nq, rows, dt, stride, n, d); return;
 #elif defined(__aarch64__)
     case FG_ISA_NEON:
+    case FG_ISA_NEON_DOT:
         for (int64_t g = 0; g < nq; g++) axpy_rows_neon(y + g * d, w + g * n, rows, dt, stride, n, d);
         return;
 #endif
