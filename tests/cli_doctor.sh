@@ -51,6 +51,13 @@ check "cgroup v2"
 "$frugal" doctor >$t/out 2>&1 || { echo "FAIL: doctor on this machine"; fails=$((fails+1)); }
 check "^memory"
 check "^advice"
+check "^cpu"
+check "cores          [0-9]* physical"
+check "kernels        [a-z0-9]* (paths on this CPU: scalar"
+# forcing the plain C kernels shows, with advice
+FG_ISA=scalar "$frugal" doctor >$t/out 2>&1 || { echo "FAIL: doctor with FG_ISA=scalar"; fails=$((fails+1)); }
+check "kernels        scalar (paths"
+check "the matrix kernels are the plain C ones (FG_ISA forces them)"
 # with a model that cannot fit the (fake) machine: exit 3 and advice naming what fits
 FG_PROC_ROOT=$t/proc FG_SYS_ROOT=$t/sys FG_CGROUP_ROOT=$t/cg "$frugal" doctor "${FG_TEST_MODELS:?}/qwen2-tiny-f32.gguf" >$t/out 2>&1
 [ $? -eq 0 ] || { echo "FAIL: tiny model should fit 4 GiB"; cat $t/out; fails=$((fails+1)); }

@@ -1,7 +1,7 @@
 /* frugal doctor [MODEL]: the machine's memory situation for running models — RAM,
  * swap devices and zram, swappiness, overcommit, transparent huge pages, the cgroup
- * limit, the processes using the most memory, a Jetson's unified memory — with
- * concrete advice. With MODEL, also the plan's verdict for that model here.
+ * limit, the processes using the most memory, a Jetson's unified memory; the CPU cores
+ * and the matrix kernels that will run — with concrete advice. With MODEL, also the plan's verdict for that model here.
  * Reads below $FG_PROC_ROOT (/proc), $FG_SYS_ROOT (/sys), $FG_CGROUP_ROOT so tests
  * can describe any machine. */
 #include "cli/cli.h"
@@ -137,6 +137,20 @@ int cmd_doctor(int argc, char **argv)
     if (jetson)
         advise(&d, "this is a Jetson: the GPU shares the %s of RAM; a CUDA context alone takes ~0.5 GB, so budget for it if "
                    "another program uses the GPU", B(sm.mem_total, a, sizeof a));
+
+    /* the compute side: what --threads defaults to and which kernels run (the best path
+     * this CPU has, or the one FG_ISA forces) */
+    printf("\ncpu\n");
+    printf("  cores          %d physical (the default --threads)\n", fg_physical_cores());
+    fg_isa isa = fg_isa_active();
+    printf("  kernels        %s (paths on this CPU:", fg_isa_name(isa));
+    for (int i = 0; i < FG_ISA_COUNT; i++)
+        if (fg_isa_supported((fg_isa)i)) printf(" %s", fg_isa_name((fg_isa)i));
+    printf(")\n");
+    if (isa == FG_ISA_SCALAR)
+        advise(&d, "the matrix kernels are the plain C ones (%s): expect several times fewer tokens per second than "
+                   "with SIMD kernels",
+               getenv("FG_ISA") ? "FG_ISA forces them" : "no AVX2+FMA or NEON on this CPU");
 
     printf("\nswap\n");
     if (sm.n_swaps == 0) printf("  none\n");
