@@ -150,7 +150,8 @@ int cmd_doctor(int argc, char **argv)
     if (isa == FG_ISA_SCALAR)
         advise(&d, "the matrix kernels are the plain C ones (%s): expect several times fewer tokens per second than "
                    "with SIMD kernels",
-               getenv("FG_ISA") ? "FG_ISA forces them" : "no AVX2+FMA or NEON on this CPU");
+               getenv("FG_ISA") && !strcmp(getenv("FG_ISA"), "scalar") ? "FG_ISA forces them"
+                                                                    : "no AVX2+FMA or NEON on this CPU");
 
     printf("\nswap\n");
     if (sm.n_swaps == 0) printf("  none\n");
