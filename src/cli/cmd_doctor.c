@@ -1,7 +1,8 @@
 /* frugal doctor [MODEL]: the machine's memory situation for running models — RAM,
  * swap devices and zram, swappiness, overcommit, transparent huge pages, the cgroup
  * limit, the processes using the most memory, a Jetson's unified memory; the CPU cores
- * and the matrix kernels that will run — with concrete advice. With MODEL, also the plan's verdict for that model here.
+ * and the matrix kernels that will run — with concrete advice. With MODEL, also the
+ * plan's verdict for that model here.
  * Reads below $FG_PROC_ROOT (/proc), $FG_SYS_ROOT (/sys), $FG_CGROUP_ROOT so tests
  * can describe any machine. */
 #include "cli/cli.h"

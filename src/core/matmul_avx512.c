@@ -223,18 +223,24 @@ INLINE __m512i offset_init(__m512i xv, __m512i kvec)
     UNROLL for (int t = 0; t < T; t++) UNROLL for (int r = 0; r < R; r++)                     \
         tk->y[(size_t)(t0 + t) * w->rows + r0 + r] = hsum(acc[r][t]);
 
-/* One 64-element step shared by all formats: wv[r] unsigned levels, ws[r] weight
- * scales per lane, init(t) the offset start (or zero), x at element e. */
-#define XQ_STEP(e, init_expr)                                                                 \
+/* One 64-element step shared by all formats: wv[r] the levels, ws[r] weight scales per
+ * lane; for every token, X_EXPR its activations, DX_EXPR their scales per lane, INIT the
+ * accumulator start (offset term or zero), DOT(r, xv, init) the integer dot products. */
+#define XQ_STEP_G(X_EXPR, DX_EXPR, INIT, DOT)                                                 \
     UNROLL for (int t = 0; t < T; t++) {                                                      \
-        const __m512i xv = _mm512_loadu_si512(xq[t] + (e));                                   \
-        const __m512 dx = x_scales2(xd[t] + (e) / 32);                                        \
-        const __m512i init = init_expr;                                                       \
-        UNROLL for (int r = 0; r < R; r++) {                                                  \
-            __m512i dot = dpbusd(init, wv[r], xv);                               \
-            acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws[r], dx), acc[r][t]); \
-        }                                                                                     \
+        const __m512i xv = X_EXPR;                                                            \
+        const __m512 dx = DX_EXPR;                                                            \
+        const __m512i init = INIT;                                                            \
+        (void)init;                                                                           \
+        UNROLL for (int r = 0; r < R; r++)                                                    \
+            acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(DOT(r, xv, init)), _mm512_mul_ps(ws[r], dx), acc[r][t]); \
     }
+#define XQ_DOT(r, xv, init) dpbusd(init, wv[r], xv)
+/* 32 activations in the low half, zeros above (a last odd block of 32) */
+#define XQ_HALF(p) _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(p)))
+/* the common case: unsigned levels at element e, offset start init_expr */
+#define XQ_STEP(e, init_expr) \
+    XQ_STEP_G(_mm512_loadu_si512(xq[t] + (e)), x_scales2(xd[t] + (e) / 32), init_expr, XQ_DOT)
 
 /* ---- Q8_0 ---------------------------------------------------------------------------------
  * Levels are signed. With VNNI they enter as w + 128 (XOR 0x80) against an offset start
@@ -242,14 +248,14 @@ INLINE __m512i offset_init(__m512i xv, __m512i kvec)
  * pairs then stay below 2^15). Q8_LOAD sets wv[r] and wneg[r] (w < 0, for the latter). */
 #if defined(FG_AVX512_NO_VNNI)
 #define Q8_LOAD(r, v) (wneg[r] = _mm512_movepi8_mask(v), wv[r] = _mm512_abs_epi8(v))
-#define Q8_DOT(r, xv) dpbusd(_mm512_setzero_si512(), wv[r], _mm512_mask_sub_epi8(xv, wneg[r], _mm512_setzero_si512(), xv))
+#define Q8_DOT(r, xv, init) \
+    dpbusd(init, wv[r], _mm512_mask_sub_epi8(xv, wneg[r], _mm512_setzero_si512(), xv))
 #define Q8_INIT(xv) _mm512_setzero_si512()
 #else
 #define Q8_LOAD(r, v) ((void)wneg, wv[r] = _mm512_xor_si512(v, k80))
-#define Q8_DOT(r, xv) dpbusd(init, wv[r], xv)
+#define Q8_DOT(r, xv, init) dpbusd(init, wv[r], xv)
 #define Q8_INIT(xv) offset_init(xv, k80)
 #endif
-
 INLINE void q8_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T)
 {
     XQ_SETUP();
@@ -270,14 +276,7 @@ INLINE void q8_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
             Q8_LOAD(r, _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
             ws[r] = w_scales2(q[0].d, q[1].d);
         }
-        UNROLL for (int t = 0; t < T; t++) {
-            const __m512i xv = _mm512_loadu_si512(xq[t] + b * 32);
-            const __m512 dx = x_scales2(xd[t] + b);
-            const __m512i init = Q8_INIT(xv);
-            (void)init;
-            UNROLL for (int r = 0; r < R; r++)
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(Q8_DOT(r, xv)), _mm512_mul_ps(ws[r], dx), acc[r][t]);
-        }
+        XQ_STEP_G(_mm512_loadu_si512(xq[t] + b * 32), x_scales2(xd[t] + b), Q8_INIT(xv), Q8_DOT)
     }
     if (b < nb) { /* odd block count: the upper half is level 0 (0x80) against x = 0, scale 0 */
         __m512i wv[4];
@@ -288,14 +287,7 @@ INLINE void q8_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
             Q8_LOAD(r, _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)q[0].qs)));
             ws[r] = w_scales2(q[0].d, 0);
         }
-        UNROLL for (int t = 0; t < T; t++) {
-            const __m512i xv = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(xq[t] + b * 32)));
-            const __m512 dx = _mm512_set1_ps(xd[t][b]);
-            const __m512i init = Q8_INIT(xv);
-            (void)init;
-            UNROLL for (int r = 0; r < R; r++)
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(Q8_DOT(r, xv)), _mm512_mul_ps(ws[r], dx), acc[r][t]);
-        }
+        XQ_STEP_G(XQ_HALF(xq[t] + b * 32), _mm512_set1_ps(xd[t][b]), Q8_INIT(xv), Q8_DOT)
     }
     XQ_STORE();
 }
@@ -373,15 +365,7 @@ INLINE void q4_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
             wv[r] = _mm512_maskz_mov_epi8(0xffffffffull, q4_0_levels(q[0].qs, q[0].qs));
             ws[r] = w_scales2(q[0].d, 0);
         }
-        UNROLL for (int t = 0; t < T; t++) {
-            const __m512i xv = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(xq[t] + b * 32)));
-            const __m512 dx = _mm512_set1_ps(xd[t][b]);
-            const __m512i init = offset_init(xv, k8);
-            UNROLL for (int r = 0; r < R; r++) {
-                __m512i dot = dpbusd(init, wv[r], xv);
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(ws[r], dx), acc[r][t]);
-            }
-        }
+        XQ_STEP_G(XQ_HALF(xq[t] + b * 32), _mm512_set1_ps(xd[t][b]), offset_init(xv, k8), XQ_DOT)
     }
     XQ_STORE();
 }
