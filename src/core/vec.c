@@ -367,16 +367,30 @@ static void axpy_rows_neon(float *y, const float *w, const void *rows, fg_dtype 
 }
 #endif
 
-float fg_vec_dot(const float *a, const float *b, int64_t n)
+/* The vector code these functions use: one per instruction-set family (both AVX-512
+ * builds and AVX2 share the AVX2 versions; both NEON builds the NEON ones), so a new
+ * matmul build of a family needs no change here. */
+typedef enum { VEC_SCALAR, VEC_AVX2, VEC_NEON } vec_path;
+
+static vec_path active_path(void)
 {
     switch (fg_isa_active()) {
-#if defined(__x86_64__)
     case FG_ISA_AVX2:
     case FG_ISA_AVX512:
-    case FG_ISA_AVX512_VNNI: return dot_avx2(a, b, n);
-#elif defined(__aarch64__)
+    case FG_ISA_AVX512_VNNI: return VEC_AVX2;
     case FG_ISA_NEON:
-    case FG_ISA_NEON_DOT: return dot_neon(a, b, n);
+    case FG_ISA_NEON_DOT: return VEC_NEON;
+    default: return VEC_SCALAR;
+    }
+}
+
+float fg_vec_dot(const float *a, const float *b, int64_t n)
+{
+    switch (active_path()) {
+#if defined(__x86_64__)
+    case VEC_AVX2: return dot_avx2(a, b, n);
+#elif defined(__aarch64__)
+    case VEC_NEON: return dot_neon(a, b, n);
 #endif
     default: return dot_scalar(a, b, n);
     }
@@ -384,14 +398,11 @@ float fg_vec_dot(const float *a, const float *b, int64_t n)
 
 void fg_vec_axpy(float *y, float a, const float *x, int64_t n)
 {
-    switch (fg_isa_active()) {
+    switch (active_path()) {
 #if defined(__x86_64__)
-    case FG_ISA_AVX2:
-    case FG_ISA_AVX512:
-    case FG_ISA_AVX512_VNNI: axpy_avx2(y, a, x, n); return;
+    case VEC_AVX2: axpy_avx2(y, a, x, n); return;
 #elif defined(__aarch64__)
-    case FG_ISA_NEON:
-    case FG_ISA_NEON_DOT: axpy_neon(y, a, x, n); return;
+    case VEC_NEON: axpy_neon(y, a, x, n); return;
 #endif
     default: axpy_scalar(y, a, x, n);
     }
@@ -404,14 +415,11 @@ void fg_vec_dot_rows(const float *q, int64_t nq, const void *rows, fg_dtype dt, 
 {
     if (n <= 0 || nq <= 0) return;
     const bool vec = d % 8 == 0 && d <= FG_VEC_MAX_D;
-    switch (vec ? fg_isa_active() : FG_ISA_SCALAR) {
+    switch (vec ? active_path() : VEC_SCALAR) {
 #if defined(__x86_64__)
-    case FG_ISA_AVX2:
-    case FG_ISA_AVX512:
-    case FG_ISA_AVX512_VNNI: dot_rows_avx2(q, nq, rows, dt, stride, n, d, scale, out); return;
+    case VEC_AVX2: dot_rows_avx2(q, nq, rows, dt, stride, n, d, scale, out); return;
 #elif defined(__aarch64__)
-    case FG_ISA_NEON:
-    case FG_ISA_NEON_DOT:
+    case VEC_NEON:
         for (int64_t g = 0; g < nq; g++) dot_rows_neon(q + g * d, rows, dt, stride, n, d, scale, out + g * n);
         return;
 #endif
@@ -425,14 +433,11 @@ void fg_vec_axpy_rows(float *y, const float *w, int64_t nq, const void *rows, fg
 {
     if (n <= 0 || nq <= 0) return;
     const bool vec = d % 8 == 0 && d <= FG_VEC_MAX_D;
-    switch (vec ? fg_isa_active() : FG_ISA_SCALAR) {
+    switch (vec ? active_path() : VEC_SCALAR) {
 #if defined(__x86_64__)
-    case FG_ISA_AVX2:
-    case FG_ISA_AVX512:
-    case FG_ISA_AVX512_VNNI: axpy_rows_avx2(y, w, nq, rows, dt, stride, n, d); return;
+    case VEC_AVX2: axpy_rows_avx2(y, w, nq, rows, dt, stride, n, d); return;
 #elif defined(__aarch64__)
-    case FG_ISA_NEON:
-    case FG_ISA_NEON_DOT:
+    case VEC_NEON:
         for (int64_t g = 0; g < nq; g++) axpy_rows_neon(y + g * d, w + g * n, rows, dt, stride, n, d);
         return;
 #endif
@@ -444,11 +449,9 @@ void fg_vec_axpy_rows(float *y, const float *w, int64_t nq, const void *rows, fg
 void fg_vec_softmax(float *x, int64_t n)
 {
     if (n <= 0) return;
-    switch (fg_isa_active()) {
+    switch (active_path()) {
 #if defined(__x86_64__)
-    case FG_ISA_AVX2:
-    case FG_ISA_AVX512:
-    case FG_ISA_AVX512_VNNI: softmax_avx2(x, n); return;
+    case VEC_AVX2: softmax_avx2(x, n); return;
 #endif
     default: softmax_scalar(x, n);
     }
@@ -457,11 +460,9 @@ void fg_vec_softmax(float *x, int64_t n)
 int64_t fg_vec_argmax(const float *x, int64_t n)
 {
     if (n <= 0) return 0;
-    switch (fg_isa_active()) {
+    switch (active_path()) {
 #if defined(__x86_64__)
-    case FG_ISA_AVX2:
-    case FG_ISA_AVX512:
-    case FG_ISA_AVX512_VNNI: return argmax_avx2(x, n);
+    case VEC_AVX2: return argmax_avx2(x, n);
 #endif
     default: break;
     }
@@ -475,11 +476,9 @@ int64_t fg_vec_argmax(const float *x, int64_t n)
 
 void fg_vec_silu_mul(float *gate, const float *up, int64_t n)
 {
-    switch (fg_isa_active()) {
+    switch (active_path()) {
 #if defined(__x86_64__)
-    case FG_ISA_AVX2:
-    case FG_ISA_AVX512:
-    case FG_ISA_AVX512_VNNI: silu_mul_avx2(gate, up, n); return;
+    case VEC_AVX2: silu_mul_avx2(gate, up, n); return;
 #endif
     default: break;
     }
