@@ -162,7 +162,7 @@ static void test_rows_every_path(void **state)
     (void)state;
     /* 12, 5 and 264 take the scalar fallback */
     const int64_t dims[] = {64, 128, 80, 8, 200, 256, 12, 5, 264};
-    const int64_t counts[] = {1, 3, 8, 17, 100, 1000};
+    const int64_t counts[] = {1, 3, 8, 17, 100, 129, 1000}; /* 64-row prefetch windows */
     const int64_t heads[] = {1, 7, 4}; /* Qwen2.5-0.5B shares a kv head among 7 */
     int paths = 0;
     for (int isa = 0; isa < FG_ISA_COUNT; isa++) {

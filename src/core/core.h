@@ -140,5 +140,12 @@ void fg_vec_dot_rows(const float *q, int64_t nq, const void *rows, fg_dtype dt, 
 void fg_vec_axpy_rows(float *y, const float *w, int64_t nq, const void *rows, fg_dtype dt, size_t stride, int64_t n,
                       int64_t d);
 void fg_vec_softmax(float *x, int64_t n);
+/* Prefetching of cache rows (n rows `stride` apart, `bytes` read from each) into L2,
+ * in bursts: fg_vec_prefetch_rows the first span of them (some hundred KB), for a
+ * caller that will read them after other work; fg_vec_prefetch_next, called at every
+ * row p of a walk over them, the rows one span ahead (and at p = 0 the first span).
+ * The row calls above do the latter themselves. */
+void fg_vec_prefetch_rows(const void *rows, size_t stride, int64_t n, size_t bytes);
+void fg_vec_prefetch_next(const void *rows, size_t stride, int64_t p, int64_t n, size_t bytes);
 
 #endif

@@ -101,11 +101,17 @@ static void attn_task(void *arg, int ith, int nth)
         int64_t n_keys = j->pos0 + t + 1;
         const float *q0 = s->q + (t * nh + kh * group) * hd;
         float *out0 = s->att + (t * nh + kh * group) * hd;
-        size_t head_off = fg_row_bytes(s->kv_type, kh * hd);
+        size_t head_off = fg_row_bytes(s->kv_type, kh * hd), head_bytes = fg_row_bytes(s->kv_type, hd);
+        /* the cached rows come from RAM (the weights streamed since evicted them): the
+         * first span of keys and values start their transfer now, the values' under the
+         * keys' work, and the walks below prefetch ahead (see fg_vec_prefetch_rows) */
+        fg_vec_prefetch_rows(K + head_off, s->kv_row_bytes, n_keys, head_bytes);
+        fg_vec_prefetch_rows(V + head_off, s->kv_row_bytes, n_keys, head_bytes);
         if (direct) {
             fg_vec_dot_rows(q0, group, K + head_off, s->kv_type, s->kv_row_bytes, n_keys, hd, scale, sc);
         } else {
             for (int64_t p = 0; p < n_keys; p++) {
+                fg_vec_prefetch_next(K + head_off, s->kv_row_bytes, p, n_keys, head_bytes);
                 const float *k = cache_row(s, K, p, kh, ktmp);
                 for (int64_t g = 0; g < group; g++) sc[g * n_keys + p] = fg_vec_dot(q0 + g * hd, k, hd) * scale;
             }
@@ -118,6 +124,7 @@ static void attn_task(void *arg, int ith, int nth)
             fg_vec_axpy_rows(out0, sc, group, V + head_off, s->kv_type, s->kv_row_bytes, n_keys, hd);
         } else {
             for (int64_t p = 0; p < n_keys; p++) {
+                fg_vec_prefetch_next(V + head_off, s->kv_row_bytes, p, n_keys, head_bytes);
                 const float *v = cache_row(s, V, p, kh, vtmp);
                 for (int64_t g = 0; g < group; g++) fg_vec_axpy(out0 + g * hd, sc[g * n_keys + p], v, hd);
             }
