@@ -360,6 +360,66 @@ static void test_group(void **state)
     fg_pool_free(pool3);
 }
 
+/* Decode (1 to 4 tokens) shares its tiles out: each thread takes its own from the
+ * front and, done, the last ones of whoever has most left. However the threads race
+ * (here 2, 3 and 5 of them on however few cores, many times over), every row must come
+ * out exactly as one thread computes it: none skipped (Y starts as NaN), none with
+ * another row's inputs. Also through fg_matmul_group_then naming the next matrices. */
+static void test_shared_tiles(void **state)
+{
+    (void)state;
+    const fg_dtype types[] = {FG_DT_Q8_0, FG_DT_Q4_K, FG_DT_F16};
+    const int64_t cols = 512, rows[2] = {2000, 1204};
+    for (int isa = 0; isa < FG_ISA_COUNT; isa++) {
+        if (!fg_isa_supported((fg_isa)isa)) continue;
+        assert_int_equal(fg_isa_force((fg_isa)isa), FG_OK);
+        for (size_t ty = 0; ty < sizeof types / sizeof types[0]; ty++) {
+            weights w[2];
+            const fg_mat *mats[2];
+            for (int i = 0; i < 2; i++) {
+                make_weights(&w[i], types[ty], rows[i], cols);
+                mats[i] = &w[i].m;
+            }
+            for (int n = 1; n <= 4; n += 3) {
+                size_t ws = fg_matmul_work_size(types[ty], cols, n);
+                void *work = ws ? malloc(ws) : NULL;
+                float *x = make_x(n, cols), *want[2], *got[2];
+                for (int i = 0; i < 2; i++) {
+                    want[i] = malloc(sizeof(float) * (size_t)(n * rows[i]));
+                    got[i] = malloc(sizeof(float) * (size_t)(n * rows[i]));
+                    assert_true(want[i] && got[i]);
+                }
+                fg_matmul_group(2, mats, x, n, want, NULL, work);
+                const int threads[] = {2, 3, 5};
+                for (size_t ti = 0; ti < sizeof threads / sizeof threads[0]; ti++) {
+                    fg_pool *pool = NULL;
+                    assert_int_equal(fg_pool_create(threads[ti], &pool), FG_OK);
+                    for (int rep = 0; rep < 20; rep++) {
+                        for (int i = 0; i < 2; i++)
+                            for (int64_t e = 0; e < n * rows[i]; e++) got[i][e] = NAN;
+                        if (rep & 1)
+                            fg_matmul_group_then(2, mats, x, n, got, pool, work, 1, &mats[0]);
+                        else
+                            fg_matmul_group(2, mats, x, n, got, pool, work);
+                        for (int i = 0; i < 2; i++)
+                            if (memcmp(want[i], got[i], sizeof(float) * (size_t)(n * rows[i])) != 0)
+                                fail_msg("%s %s n %d, %d threads, try %d: matrix %d differs from one thread",
+                                         fg_isa_name((fg_isa)isa), fg_dtype_name(types[ty]), n, threads[ti], rep, i);
+                    }
+                    fg_pool_free(pool);
+                }
+                for (int i = 0; i < 2; i++) {
+                    free(want[i]);
+                    free(got[i]);
+                }
+                free(x);
+                free(work);
+            }
+            for (int i = 0; i < 2; i++) free_weights(&w[i]);
+        }
+    }
+}
+
 static void test_dispatch(void **state)
 {
     (void)state;
@@ -437,6 +497,7 @@ int main(void)
         cmocka_unit_test(test_large),
         cmocka_unit_test(test_token_blocks),
         cmocka_unit_test(test_group),
+        cmocka_unit_test(test_shared_tiles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,6 +68,18 @@ fg_status fg_pool_create(int n_threads, fg_pool **out);
 void fg_pool_free(fg_pool *pool);
 int fg_pool_size(const fg_pool *pool);
 void fg_pool_run(fg_pool *pool, fg_task_fn fn, void *arg);
+/* Background prefetch, per thread: a thread that will soon stream a range of bytes (its
+ * share of the next matrices) queues it, and the pool's waits and the attention row
+ * walks then prefetch it (into L2) a little at a time, so that the memory bus keeps
+ * working while the thread has nothing of its own to read. fg_prefetch_queue adds a
+ * range (at most FG_PREFETCH_RANGES of them and FG_PREFETCH_MAX bytes in all; the rest
+ * is dropped); fg_prefetch_step issues up to `bytes` of it and returns false when
+ * nothing is left. */
+#define FG_PREFETCH_RANGES 4
+#define FG_PREFETCH_MAX ((size_t)512 << 10)
+void fg_prefetch_clear(void);
+void fg_prefetch_queue(const void *p, size_t len);
+bool fg_prefetch_step(size_t bytes);
 /* Physical cores of this machine (falls back to online CPUs). */
 int fg_physical_cores(void);
 
@@ -88,6 +100,11 @@ void fg_matmul(const fg_mat *w, const float *x, int n, float *y, fg_pool *pool, 
 #define FG_MM_GROUP 4
 void fg_matmul_group(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,
                      void *work);
+/* The same, naming the matrices the caller multiplies next (nn of them, a group as
+ * above): each thread, done with its rows, queues its share of them (as a call on them
+ * will split it) for background prefetch (fg_prefetch_queue) while it waits. */
+void fg_matmul_group_then(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,
+                          void *work, int nn, const fg_mat *const next[]);
 
 /* Instruction-set paths. The best one present is chosen at first use; FG_ISA=scalar|
  * avx2|avx512|avx512vnni|neon|neondot in the environment, or fg_isa_force(), forces one

@@ -1,10 +1,13 @@
 /* fg_matmul: Y = X · Wᵀ with runtime choice of the instruction-set path, and the scalar
  * reference kernel.
  *
- * Work split: the weight rows are cut into one contiguous range per pool thread (a
- * multiple of the path's row_align), so each weight byte is read by exactly one thread
- * and nothing is shared in the inner loops. For quantized weights the SIMD paths first
- * quantize X into `work` (one pass, tokens split over the threads), then compute.
+ * Work split: the weight rows are cut into tiles (multiples of the path's row_align),
+ * each taken by one thread, so each weight byte is read by exactly one thread and
+ * nothing is shared in the inner loops; for decode, threads that finish early take
+ * tiles from the others (see mm_job). For quantized weights the SIMD paths first
+ * quantize X into `work` (one pass, tokens split over the threads), then compute. A
+ * call may name the matrices that follow, which each thread, done with its rows,
+ * queues for prefetch while it waits (fg_prefetch_queue).
  *
  * The scalar path is the reference: it dequantizes each weight block to float32 and
  * takes the dot product with the float32 activations (8 float partial sums per block,
@@ -209,16 +212,115 @@ size_t fg_matmul_work_size(fg_dtype dt, int64_t cols, int n)
 }
 
 /* One job: up to FG_MM_GROUP matrices with the same dtype and columns, applied to the
- * same X (quantized once). Their rows form one range [0, start[nm]) that is cut into one
- * contiguous piece per thread, so a group costs one hand-off to the pool, not one each. */
+ * same X (quantized once). Their rows form one range [0, start[nm]), so a group costs one
+ * hand-off to the pool, not one each. The range is cut into tiles of whole rows:
+ *  - batches (prefill, compute-bound): one tile per thread, taken in order;
+ *  - a few tokens (decode, bound by memory): tiles of ~STEAL_TILE_BYTES of weights, a
+ *    contiguous run of them per thread, which it takes from the front; a thread done
+ *    with its own takes the last tile of whoever has most left. Threads do not finish
+ *    together on their own (one started earlier, one had its share prefetched while the
+ *    other worked on the serial steps between matmuls), and a static split makes every
+ *    matmul wait for the slower one. */
+#define STEAL_TILE_BYTES ((size_t)32 << 10)
+#define STEAL_MAX_TOKENS 4
+#define STEAL_MAX_THREADS 64
+
+/* a thread's tiles not yet taken, [lo, hi), packed as lo << 32 | hi: one CAS claims one */
+typedef struct {
+    _Alignas(64) _Atomic uint64_t r;
+} tile_range;
+
 typedef struct {
     fg_mm_task task[FG_MM_GROUP];  /* per matrix; xq shared */
     int64_t start[FG_MM_GROUP + 1];
     int nm;
     const fg_mm_kernels *k;
     fg_mm_rows_fn fn;
-    int64_t chunk;       /* rows per thread */
+    int64_t tile, ntiles;  /* rows per tile, tiles */
+    tile_range *ranges;    /* per thread when tiles are shared out; NULL: taken in order */
+    int nth;               /* threads of the pool */
+    int nn;                /* the matrices multiplied next, whose shares are prefetched */
+    const fg_mat *const *next;
 } mm_job;
+
+static bool valid_mat(const fg_mat *w)
+{
+    return fg_dtype_get(w->dtype) && w->cols > 0 && fg_row_bytes(w->dtype, w->cols) != 0 &&
+           w->row_stride >= fg_row_bytes(w->dtype, w->cols);
+}
+
+/* How nm matrices are cut for n tokens over j->nth threads: the kernels, j->start and the
+ * tiles. False when they cannot share a job (different dtypes or columns, a boundary
+ * between them off the path's row alignment, or an invalid one): one call each then. */
+static bool shares_tiles(const mm_job *j, int n)
+{
+    return j->nth > 1 && j->nth <= STEAL_MAX_THREADS && n <= STEAL_MAX_TOKENS;
+}
+
+static bool plan_group(int nm, const fg_mat *const w[], int n, mm_job *j)
+{
+    if (nm < 1 || nm > FG_MM_GROUP) return false;
+    for (int i = 0; i < nm; i++)
+        if (!valid_mat(w[i]) || w[i]->dtype != w[0]->dtype || w[i]->cols != w[0]->cols) return false;
+    j->nm = nm;
+    j->k = isa_kernels(fg_isa_active());
+    j->fn = j->k->rows[w[0]->dtype];
+    if (!j->fn) {
+        j->k = &fg_mm_scalar;
+        j->fn = scalar_rows;
+    }
+    const int64_t align = j->k->row_align > 0 ? j->k->row_align : 1;
+    for (int i = 0; i < nm - 1; i++)
+        if (w[i]->rows % align != 0) return false;
+    j->start[0] = 0;
+    for (int i = 0; i < nm; i++) j->start[i + 1] = j->start[i] + (w[i]->rows > 0 ? w[i]->rows : 0);
+    const int64_t rows = j->start[nm];
+    int64_t tile;
+    j->ranges = NULL; /* set by the caller that shares tiles out */
+    if (shares_tiles(j, n))
+        tile = (int64_t)(STEAL_TILE_BYTES / w[0]->row_stride);
+    else
+        tile = (rows + j->nth - 1) / j->nth;
+    tile = (tile + align - 1) / align * align;
+    j->tile = tile > 0 ? tile : align;
+    j->ntiles = (rows + j->tile - 1) / j->tile;
+    return true;
+}
+
+/* thread ith's own tiles [*t0, *t1): a contiguous run when tiles are shared out, else
+ * tile ith */
+static void own_tiles(const mm_job *j, bool shared, int ith, int64_t *t0, int64_t *t1)
+{
+    if (shared) {
+        *t0 = j->ntiles * ith / j->nth;
+        *t1 = j->ntiles * (ith + 1) / j->nth;
+    } else {
+        *t0 = ith < j->ntiles ? ith : j->ntiles;
+        *t1 = ith + 1 < j->ntiles ? ith + 1 : j->ntiles;
+    }
+}
+
+/* Queues thread ith's share of the next matrices for background prefetch: the rows it
+ * will start with (of the first one alone when they will go one call each). */
+static void queue_next(const mm_job *j, int ith)
+{
+    mm_job nx = {.nth = j->nth};
+    int nn = j->nn, n = j->task[0].n;
+    if (!plan_group(nn, j->next, n, &nx)) {
+        nn = 1;
+        if (!plan_group(1, j->next, n, &nx)) return;
+    }
+    fg_prefetch_clear();
+    int64_t t0, t1;
+    own_tiles(&nx, shares_tiles(&nx, n), ith, &t0, &t1);
+    int64_t lo = t0 * nx.tile, hi = t1 * nx.tile;
+    for (int i = 0; i < nn; i++) {
+        int64_t a = lo > nx.start[i] ? lo : nx.start[i], b = hi < nx.start[i + 1] ? hi : nx.start[i + 1];
+        const fg_mat *w = j->next[i];
+        if (a < b) fg_prefetch_queue((const uint8_t *)w->data + (size_t)(a - nx.start[i]) * w->row_stride,
+                                     (size_t)(b - a) * w->row_stride);
+    }
+}
 
 static void prep_job(void *arg, int ith, int nth)
 {
@@ -226,15 +328,55 @@ static void prep_job(void *arg, int ith, int nth)
     j->k->prep(&j->task[0], ith, nth);
 }
 
-static void rows_job(void *arg, int ith, int nth)
+/* the rows of tile t, cut at the boundaries between the group's matrices */
+static void run_tile(const mm_job *j, int64_t t)
 {
-    (void)nth;
-    const mm_job *j = arg;
-    int64_t lo = (int64_t)ith * j->chunk, hi = lo + j->chunk;
+    int64_t lo = t * j->tile, hi = lo + j->tile;
     for (int i = 0; i < j->nm; i++) {
         int64_t a = lo > j->start[i] ? lo : j->start[i], b = hi < j->start[i + 1] ? hi : j->start[i + 1];
         if (a < b) j->fn(&j->task[i], a - j->start[i], b - j->start[i]);
     }
+}
+
+/* claims the first (front) or last tile left in r */
+static bool claim(tile_range *r, bool front, int64_t *t)
+{
+    uint64_t v = atomic_load_explicit(&r->r, memory_order_relaxed);
+    for (;;) {
+        uint64_t lo = v >> 32, hi = v & 0xffffffffu;
+        if (lo >= hi) return false;
+        uint64_t nv = front ? (lo + 1) << 32 | hi : lo << 32 | (hi - 1);
+        if (atomic_compare_exchange_weak_explicit(&r->r, &v, nv, memory_order_relaxed, memory_order_relaxed)) {
+            *t = (int64_t)(front ? lo : hi - 1);
+            return true;
+        }
+    }
+}
+
+static void rows_job(void *arg, int ith, int nth)
+{
+    (void)nth;
+    const mm_job *j = arg;
+    if (!j->ranges) {
+        int64_t t0, t1;
+        own_tiles(j, false, ith, &t0, &t1);
+        for (int64_t t = t0; t < t1; t++) run_tile(j, t);
+    } else {
+        int64_t t;
+        while (claim(&j->ranges[ith], true, &t)) run_tile(j, t);
+        for (;;) { /* then the last tile of whoever has most left */
+            int victim = -1;
+            uint64_t most = 0;
+            for (int v = 0; v < j->nth; v++) {
+                uint64_t r = atomic_load_explicit(&j->ranges[v].r, memory_order_relaxed);
+                uint64_t lo = r >> 32, hi = r & 0xffffffffu;
+                if (hi > lo && hi - lo > most) most = hi - lo, victim = v;
+            }
+            if (victim < 0) break;
+            if (claim(&j->ranges[victim], false, &t)) run_tile(j, t);
+        }
+    }
+    if (j->nn > 0) queue_next(j, ith);
 }
 
 static void run(fg_pool *pool, fg_task_fn fn, void *arg)
@@ -245,54 +387,25 @@ static void run(fg_pool *pool, fg_task_fn fn, void *arg)
         fn(arg, 0, 1);
 }
 
-static bool valid_mat(const fg_mat *w)
-{
-    return fg_dtype_get(w->dtype) && w->cols > 0 && fg_row_bytes(w->dtype, w->cols) != 0 &&
-           w->row_stride >= fg_row_bytes(w->dtype, w->cols);
-}
-
-/* A group that cannot share: one fg_matmul each (invalid ones filled with NaN there). */
-static void matmul_each(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,
-                        void *work)
-{
-    for (int i = 0; i < nm; i++) fg_matmul_group(1, &w[i], x, n, &y[i], pool, work);
-}
-
-void fg_matmul_group(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,
-                     void *work)
+void fg_matmul_group_then(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,
+                          void *work, int nn, const fg_mat *const next[])
 {
     if (n <= 0 || nm <= 0) return;
-    /* a group shares one X preparation and one row split: same dtype and columns, and
-     * every boundary between its matrices on a multiple of the path's row alignment */
-    bool same = nm <= FG_MM_GROUP;
-    for (int i = 0; same && i < nm; i++)
-        same = valid_mat(w[i]) && w[i]->dtype == w[0]->dtype && w[i]->cols == w[0]->cols;
-    if (!same) {
-        if (nm > 1) {
-            matmul_each(nm, w, x, n, y, pool, work);
+    int nth = pool ? fg_pool_size(pool) : 1;
+    if (nth < 1) nth = 1;
+    mm_job j = {.nth = nth, .nn = next ? nn : 0, .next = next};
+    if (!plan_group(nm, w, n, &j)) {
+        if (nm > 1) { /* one call each, the last one naming what comes next */
+            for (int i = 0; i < nm; i++)
+                fg_matmul_group_then(1, &w[i], x, n, &y[i], pool, work, i == nm - 1 ? nn : 1,
+                                     i == nm - 1 ? next : &w[i + 1]);
         } else if (w[0]->rows > 0) {
             /* a caller bug (shapes are validated when weights are bound): make it visible */
             for (size_t e = 0; e < (size_t)n * (size_t)w[0]->rows; e++) y[0][e] = NAN;
         }
         return;
     }
-    mm_job j = {.nm = nm};
-    j.k = isa_kernels(fg_isa_active());
-    j.fn = j.k->rows[w[0]->dtype];
-    if (!j.fn) {
-        j.k = &fg_mm_scalar;
-        j.fn = scalar_rows;
-    }
-    int align = j.k->row_align > 0 ? j.k->row_align : 1;
-    for (int i = 0; i < nm - 1; i++)
-        if (w[i]->rows % align != 0) {
-            matmul_each(nm, w, x, n, y, pool, work);
-            return;
-        }
-    for (int i = 0; i < nm; i++) {
-        j.task[i] = (fg_mm_task){.w = w[i], .x = x, .n = n, .y = y[i]};
-        j.start[i + 1] = j.start[i] + (w[i]->rows > 0 ? w[i]->rows : 0);
-    }
+    for (int i = 0; i < nm; i++) j.task[i] = (fg_mm_task){.w = w[i], .x = x, .n = n, .y = y[i]};
     const int64_t rows = j.start[nm];
     if (rows <= 0) return;
     const fg_dtype dt = w[0]->dtype;
@@ -301,8 +414,7 @@ void fg_matmul_group(int nm, const fg_mat *const w[], const float *x, int n, flo
     if (need) {
         if (!work) { /* the caller must pass fg_matmul_work_size bytes: use the exact path */
             j.k = &fg_mm_scalar;
-            j.fn = scalar_rows;
-            align = 1;
+            j.fn = scalar_rows; /* row_align 1: the tiles stay valid */
         } else {
             uint8_t *xq = (uint8_t *)fg_mm_round_up((size_t)(uintptr_t)work, FG_MM_ALIGN);
             for (int i = 0; i < nm; i++) {
@@ -311,21 +423,34 @@ void fg_matmul_group(int nm, const fg_mat *const w[], const float *x, int n, flo
             }
         }
     }
-    int nth = pool ? fg_pool_size(pool) : 1;
-    if (nth < 1) nth = 1;
     if (j.task[0].xq) {
         if (n >= 4 * nth && nth > 1)
             run(pool, prep_job, &j);
         else
             prep_job(&j, 0, 1);
     }
-    int64_t chunk = (rows + nth - 1) / nth;
-    chunk = (chunk + align - 1) / align * align;
-    j.chunk = chunk;
-    if (nth > 1 && chunk < rows)
+    tile_range ranges[STEAL_MAX_THREADS];
+    if (nth > 1 && j.ntiles > 1) {
+        if (shares_tiles(&j, n)) {
+            for (int i = 0; i < nth; i++) {
+                int64_t t0, t1;
+                own_tiles(&j, true, i, &t0, &t1);
+                atomic_init(&ranges[i].r, (uint64_t)t0 << 32 | (uint64_t)t1);
+            }
+            j.ranges = ranges;
+        }
         run(pool, rows_job, &j);
-    else
+    } else { /* all rows here, as one tile */
+        j.tile = rows;
+        j.ntiles = 1;
         rows_job(&j, 0, 1);
+    }
+}
+
+void fg_matmul_group(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,
+                     void *work)
+{
+    fg_matmul_group_then(nm, w, x, n, y, pool, work, 0, NULL);
 }
 
 void fg_matmul(const fg_mat *w, const float *x, int n, float *y, fg_pool *pool, void *work)

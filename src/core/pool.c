@@ -5,7 +5,9 @@
  * waits on the same way. Yielding matters when the machine is oversubscribed: a pure
  * spin would burn the time slice a descheduled worker needs to finish (measured: 2
  * threads on a busy 2-core box decoded 18x slower than 1 thread before this). No
- * allocation per job. */
+ * allocation per job. While a thread waits, before it spins, it prefetches what it has
+ * queued (fg_prefetch_queue: its share of the next matmul's weights), a KB at a time,
+ * so the memory bus keeps streaming through the serial steps between jobs. */
 #include "core/core.h"
 #include "mem/mem.h"
 
@@ -47,6 +49,46 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* ---- background prefetch ---- */
+
+#define PF_IDLE_STEP 1024 /* bytes per step in a wait: a check of the job counter between steps */
+
+typedef struct {
+    const char *p[FG_PREFETCH_RANGES];
+    size_t len[FG_PREFETCH_RANGES];
+    int head, n;
+    size_t total;
+} pf_queue;
+static _Thread_local pf_queue pfq;
+
+void fg_prefetch_clear(void) { pfq.head = pfq.n = 0, pfq.total = 0; }
+
+void fg_prefetch_queue(const void *p, size_t len)
+{
+    if (pfq.n == FG_PREFETCH_RANGES || !p) return;
+    if (len > FG_PREFETCH_MAX - pfq.total) len = FG_PREFETCH_MAX - pfq.total;
+    if (!len) return;
+    pfq.p[pfq.n] = p;
+    pfq.len[pfq.n++] = len;
+    pfq.total += len;
+}
+
+bool fg_prefetch_step(size_t bytes)
+{
+    while (pfq.head < pfq.n && bytes > 0) {
+        size_t k = pfq.len[pfq.head] < bytes ? pfq.len[pfq.head] : bytes;
+        const char *p = pfq.p[pfq.head];
+        for (size_t o = 0; o < k; o += 64) __builtin_prefetch(p + o, 0, 2);
+        pfq.p[pfq.head] += k;
+        pfq.len[pfq.head] -= k;
+        bytes -= k;
+        if (!pfq.len[pfq.head]) pfq.head++;
+    }
+    if (pfq.head < pfq.n) return true;
+    fg_prefetch_clear();
+    return false;
+}
+
 static void *worker_main(void *p)
 {
     worker *w = p;
@@ -57,6 +99,7 @@ static void *worker_main(void *p)
         int spins = 0;
         while ((g = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
                !atomic_load_explicit(&pool->stop, memory_order_acquire)) {
+            if (fg_prefetch_step(PF_IDLE_STEP)) continue;
             if (++spins < SPIN_ITERS) {
                 cpu_relax();
                 continue;
@@ -144,6 +187,7 @@ void fg_pool_run(fg_pool *pool, fg_task_fn fn, void *arg)
     }
     fn(arg, 0, pool->n);
     for (int spins = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; spins++) {
+        if (fg_prefetch_step(PF_IDLE_STEP)) continue;
         if (spins < SPIN_ITERS) cpu_relax();
         else sched_yield();
     }

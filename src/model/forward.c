@@ -143,9 +143,11 @@ static void cache_store(fg_session *s, uint8_t *base, const float *src, int64_t 
     }
 }
 
-static void mm(fg_session *s, const fg_mat *w, const float *x, int64_t B, float *y)
+/* y = x·wᵀ, naming the nn matrices multiplied next (their shares are prefetched while
+ * the threads wait: see fg_matmul_group_then) */
+static void mm(fg_session *s, const fg_mat *w, const float *x, int64_t B, float *y, int nn, const fg_mat *const next[])
 {
-    fg_matmul(w, x, (int)B, y, s->pool, s->work);
+    fg_matmul_group_then(1, &w, x, (int)B, &y, s->pool, s->work, nn, next);
 }
 
 /* Runs B (<= n_batch) tokens at positions pos0.. ; the caches are already committed. */
@@ -162,13 +164,21 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
                        s->x + t * E, E);
     rope_table(s, pos0, B);
 
+    /* every matmul names the one that follows, for the threads to prefetch while they
+     * wait: each layer's q/k/v, o, gate/up and down; after the last layer the output
+     * (or, without logits, the first layer again, as after the output) */
+    const fg_layer *l0 = &m->layers[0];
+    const fg_mat *const qkv0[3] = {&l0->wq, &l0->wk, &l0->wv};
     for (int64_t L = 0; L < hp->n_layer; L++) {
-        const fg_layer *l = &m->layers[L];
+        const fg_layer *l = &m->layers[L], *ln = L + 1 < hp->n_layer ? &m->layers[L + 1] : NULL;
+        const fg_mat *const w3[3] = {&l->wq, &l->wk, &l->wv}, *const w2[2] = {&l->w_gate, &l->w_up};
+        const fg_mat *const qkv_next[3] = {ln ? &ln->wq : NULL, ln ? &ln->wk : NULL, ln ? &ln->wv : NULL};
+        const fg_mat *const *after_ffn = ln ? qkv_next : mode != FG_LOGITS_NONE ? (const fg_mat *const[]){&m->output} : qkv0;
+        const int n_after = ln ? 3 : mode != FG_LOGITS_NONE ? 1 : 3;
         for (int64_t t = 0; t < B; t++) fg_rmsnorm(s->h + t * E, s->x + t * E, l->attn_norm, (int)E, eps);
         {
-            const fg_mat *w3[3] = {&l->wq, &l->wk, &l->wv};
             float *y3[3] = {s->q, s->k, s->v};
-            fg_matmul_group(3, w3, s->h, (int)B, y3, s->pool, s->work);
+            fg_matmul_group_then(3, w3, s->h, (int)B, y3, s->pool, s->work, 1, (const fg_mat *const[]){&l->wo});
         }
         if (hp->has_qkv_bias) {
             add_bias(s->q, l->bq, B, Q);
@@ -185,7 +195,7 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
         cache_store(s, s->v_cache[L].base, s->v, pos0, B);
         attn_job job = {s, L, pos0, B};
         fg_pool_run(s->pool, attn_task, &job);
-        mm(s, &l->wo, s->att, B, s->h);
+        mm(s, &l->wo, s->att, B, s->h, 2, w2);
         for (int64_t i = 0; i < B * E; i++) s->x[i] += s->h[i];
 
         for (int64_t t = 0; t < B; t++) fg_rmsnorm(s->h + t * E, s->x + t * E, l->ffn_norm, (int)E, eps);
@@ -193,11 +203,12 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
          * of a slice overwrites its own rows of h, which the slice has consumed */
         for (int64_t t0 = 0; t0 < B; t0 += FG_FFN_ROWS) {
             int64_t nb = B - t0 < FG_FFN_ROWS ? B - t0 : FG_FFN_ROWS;
-            const fg_mat *w2[2] = {&l->w_gate, &l->w_up};
             float *y2[2] = {s->gate, s->up};
-            fg_matmul_group(2, w2, s->h + t0 * E, (int)nb, y2, s->pool, s->work);
+            fg_matmul_group_then(2, w2, s->h + t0 * E, (int)nb, y2, s->pool, s->work, 1,
+                                 (const fg_mat *const[]){&l->w_down});
             fg_vec_silu_mul(s->gate, s->up, nb * F);
-            mm(s, &l->w_down, s->gate, nb, s->h + t0 * E);
+            bool last = t0 + FG_FFN_ROWS >= B;
+            mm(s, &l->w_down, s->gate, nb, s->h + t0 * E, last ? n_after : 2, last ? after_ffn : w2);
         }
         for (int64_t i = 0; i < B * E; i++) s->x[i] += s->h[i];
     }
@@ -205,7 +216,7 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
     if (mode == FG_LOGITS_NONE) return;
     int64_t first = mode == FG_LOGITS_ALL ? 0 : B - 1;
     for (int64_t t = first; t < B; t++) fg_rmsnorm(s->h + t * E, s->x + t * E, m->output_norm, (int)E, eps);
-    mm(s, &m->output, s->h + first * E, B - first, logits);
+    mm(s, &m->output, s->h + first * E, B - first, logits, 3, qkv0);
 }
 
 fg_status fg_session_eval(fg_session *s, const int32_t *ids, int64_t n, fg_logits_mode mode, float *logits)
