@@ -275,14 +275,18 @@ static bool plan_group(int nm, const fg_mat *const w[], int n, mm_job *j)
     j->start[0] = 0;
     for (int i = 0; i < nm; i++) j->start[i + 1] = j->start[i] + (w[i]->rows > 0 ? w[i]->rows : 0);
     const int64_t rows = j->start[nm];
-    int64_t tile;
     j->ranges = NULL; /* set by the caller that shares tiles out */
-    if (shares_tiles(j, n))
+    int64_t tile = 0;
+    if (shares_tiles(j, n)) {
         tile = (int64_t)(STEAL_TILE_BYTES / w[0]->row_stride);
-    else
+        tile = tile < align ? align : (tile + align - 1) / align * align;
+        if ((rows + tile - 1) / tile > (int64_t)UINT32_MAX) tile = 0; /* tile_range counts in 32 bits */
+    }
+    if (!tile) {
         tile = (rows + j->nth - 1) / j->nth;
-    tile = (tile + align - 1) / align * align;
-    j->tile = tile > 0 ? tile : align;
+        tile = tile < align ? align : (tile + align - 1) / align * align;
+    }
+    j->tile = tile;
     j->ntiles = (rows + j->tile - 1) / j->tile;
     return true;
 }
