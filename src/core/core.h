@@ -69,9 +69,9 @@ void fg_pool_free(fg_pool *pool);
 int fg_pool_size(const fg_pool *pool);
 void fg_pool_run(fg_pool *pool, fg_task_fn fn, void *arg);
 /* Background prefetch, per thread: a thread that will soon stream a range of bytes (its
- * share of the next matrices) queues it, and the pool's waits and the attention row
- * walks then prefetch it (into L2) a little at a time, so that the memory bus keeps
- * working while the thread has nothing of its own to read. fg_prefetch_queue adds a
+ * share of the next matrices) queues it, and the pool's waits then prefetch it (into
+ * L2) a little at a time, so that the memory bus keeps working while the thread has
+ * nothing of its own to read. fg_prefetch_queue adds a
  * range (at most FG_PREFETCH_RANGES of them and FG_PREFETCH_MAX bytes in all; the rest
  * is dropped); fg_prefetch_step issues up to `bytes` of it and returns false when
  * nothing is left. */

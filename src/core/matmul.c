@@ -249,14 +249,15 @@ static bool valid_mat(const fg_mat *w)
            w->row_stride >= fg_row_bytes(w->dtype, w->cols);
 }
 
-/* How nm matrices are cut for n tokens over j->nth threads: the kernels, j->start and the
- * tiles. False when they cannot share a job (different dtypes or columns, a boundary
- * between them off the path's row alignment, or an invalid one): one call each then. */
+/* whether a call on n tokens shares its tiles out (decode) */
 static bool shares_tiles(const mm_job *j, int n)
 {
     return j->nth > 1 && j->nth <= STEAL_MAX_THREADS && n <= STEAL_MAX_TOKENS;
 }
 
+/* How nm matrices are cut for n tokens over j->nth threads: the kernels, j->start and the
+ * tiles. False when they cannot share a job (different dtypes or columns, a boundary
+ * between them off the path's row alignment, or an invalid one): one call each then. */
 static bool plan_group(int nm, const fg_mat *const w[], int n, mm_job *j)
 {
     if (nm < 1 || nm > FG_MM_GROUP) return false;
