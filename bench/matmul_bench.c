@@ -13,7 +13,7 @@
  *   gcc -O2 -Iinclude -Isrc bench/matmul_bench.c build-kern/libfrugal.a \
  *       -lcjson -lpcre2-8 -lutf8proc -lpthread -lm -o build-kern/matmul_bench
  * Run: build-kern/matmul_bench [threads] [isa]      (defaults: physical cores, best)
- * BENCH_DTYPE=q4_k limits it to one dtype; BENCH_CPU_TIME=1 with 1 thread times by the
+ * BENCH_DTYPE=q4_k limits it to one dtype; BENCH_SHAPE=ROWS,COLS replaces the shapes; BENCH_CPU_TIME=1 with 1 thread times by the
  * thread's CPU time (for a machine shared with other jobs). */
 #include "core/core.h"
 
@@ -187,8 +187,18 @@ int main(int argc, char **argv)
         fg_pool_free(pool);
         return 0;
     }
+    long long sr = 0, sc = 0;
+    const char *shape = getenv("BENCH_SHAPE");
+    if (shape && (sscanf(shape, "%lld,%lld", &sr, &sc) != 2 || sr < 1 || sc < 1)) {
+        fprintf(stderr, "matmul_bench: BENCH_SHAPE must be ROWS,COLS\n");
+        return 1;
+    }
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         if (only && fg_dtype_from_name(only) != types[i]) continue;
+        if (shape) {
+            bench(pool, types[i], sr, sc, bw);
+            continue;
+        }
         bool k = fg_dtype_get(types[i])->block_elems == 256;
         bench(pool, types[i], k ? 896 : 4864, k ? 4864 : 896, bw);
         bench(pool, types[i], k ? 1536 : 8960, k ? 8960 : 1536, bw);

@@ -1,10 +1,11 @@
 /* Read-only file mappings and length-delimited strings.
  *
- * A model file is mapped PROT_READ / MAP_PRIVATE and never written: tensor data are
- * computed from the mapping directly. Only regular files are mapped (a directory, FIFO or
- * device would either fail later in confusing ways or block). The size is taken once from
- * fstat; every parser checks its offsets against it, so a file truncated later by someone
- * else is the only way to SIGBUS, and that is outside what a reader can prevent. */
+ * A model file is mapped PROT_READ / MAP_PRIVATE (at a 2 MiB boundary) and never
+ * written: tensor data are computed from the mapping directly. Only regular files are
+ * mapped (a directory, FIFO or device would either fail later in confusing ways or
+ * block). The size is taken once from fstat; every parser checks its offsets against it,
+ * so a file truncated later by someone else is the only way to SIGBUS, and that is
+ * outside what a reader can prevent. */
 #include "frugal.h" /* first: frugal.h pulls in model.h, which needs format.h complete */
 #include "format/format.h"
 #include "mem/mem.h"
@@ -15,6 +16,30 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Maps the file at a multiple of 2 MiB, so that addresses and file offsets agree modulo
+ * 2 MiB: the kernel can then map a 2 MiB folio of the page cache with one page-table
+ * entry (the loader asks for such folios on the weights: fg_mem_advise_huge). A plain
+ * mapping where the aligned one cannot be had. */
+static void *map_aligned(int fd, size_t size)
+{
+    const size_t span = size + FG_HUGE_PAGE, ps = (size_t)sysconf(_SC_PAGESIZE);
+    if (size >= FG_HUGE_PAGE && span > size) {
+        void *r = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (r != MAP_FAILED) {
+            uint8_t *lo = r, *hi = lo + span;
+            uint8_t *a = (uint8_t *)(((uintptr_t)lo + FG_HUGE_PAGE - 1) & ~(uintptr_t)(FG_HUGE_PAGE - 1));
+            uint8_t *end = a + (size + ps - 1) / ps * ps;
+            if (mmap(a, size, PROT_READ, MAP_PRIVATE | MAP_FIXED, fd, 0) != MAP_FAILED) {
+                if (a > lo) munmap(lo, (size_t)(a - lo));
+                if (hi > end) munmap(end, (size_t)(hi - end));
+                return a;
+            }
+            munmap(r, span);
+        }
+    }
+    return mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+}
 
 fg_status fg_file_map(const char *path, fg_file *out)
 {
@@ -47,7 +72,7 @@ fg_status fg_file_map(const char *path, fg_file *out)
     size_t size = (size_t)st.st_size;
     const uint8_t *data = NULL;
     if (size > 0) {
-        void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        void *p = map_aligned(fd, size);
         if (p == MAP_FAILED) {
             int e = errno;
             close(fd);

@@ -181,6 +181,18 @@ static size_t page_size(void)
     return ps;
 }
 
+void fg_mem_advise_huge(const void *p, size_t len)
+{
+#if defined(MADV_HUGEPAGE)
+    uintptr_t a = ((uintptr_t)p + FG_HUGE_PAGE - 1) & ~(uintptr_t)(FG_HUGE_PAGE - 1);
+    uintptr_t e = ((uintptr_t)p + len) & ~(uintptr_t)(FG_HUGE_PAGE - 1);
+    if (p && e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE); /* a hint: failure is fine */
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
 fg_status fg_region_reserve(fg_region *r, fg_mem_tag tag, size_t bytes)
 {
     memset(r, 0, sizeof *r);

@@ -42,6 +42,14 @@ fg_status fg_region_reserve(fg_region *r, fg_mem_tag tag, size_t bytes);
 fg_status fg_region_commit(fg_region *r, size_t bytes);
 void fg_region_release(fg_region *r);
 
+/* Asks the kernel to back [p, p + len) with 2 MiB pages (MADV_HUGEPAGE on the whole
+ * 2 MiB pages inside it; nothing outside is touched). For memory read end to end over and
+ * over (the weights): in the page cache of a mapped file, pages faulted in then come as
+ * 2 MiB folios, which are physically contiguous, and anonymous memory is faulted as
+ * transparent huge pages. A hint: where the kernel has no such pages it does nothing. */
+void fg_mem_advise_huge(const void *p, size_t len);
+#define FG_HUGE_PAGE ((size_t)2 << 20)
+
 /* Counters: bytes currently held and the high-water mark, per tag. */
 typedef struct fg_mem_stats {
     int64_t current[FG_MEM_TAG_COUNT];
