@@ -420,6 +420,68 @@ static void test_shared_tiles(void **state)
     }
 }
 
+/* A gated feed-forward's first half (fg_matmul_glu_then): gate and up share tiles, and
+ * each thread applies silu(gate) * up to the rows it computed. Against the two products
+ * computed apart (one thread) and combined after, in double: decode (shared tiles, with
+ * 2, 3 and 5 threads racing) and batches (the prefill kernels). Every row must be
+ * combined exactly once (a row combined twice or not at all is off by far more than
+ * rounding), and up must be left holding its product. */
+static void test_glu(void **state)
+{
+    (void)state;
+    const fg_dtype types[] = {FG_DT_Q8_0, FG_DT_Q4_K, FG_DT_F16};
+    const int64_t cols = 512, rows = 1804;
+    for (int isa = 0; isa < FG_ISA_COUNT; isa++) {
+        if (!fg_isa_supported((fg_isa)isa)) continue;
+        assert_int_equal(fg_isa_force((fg_isa)isa), FG_OK);
+        for (size_t ty = 0; ty < sizeof types / sizeof types[0]; ty++) {
+            weights g, u;
+            make_weights(&g, types[ty], rows, cols);
+            make_weights(&u, types[ty], rows, cols);
+            const int ns[] = {1, 4, 13};
+            for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+                const int n = ns[ni];
+                size_t ws = fg_matmul_work_size(types[ty], cols, n);
+                void *work = ws ? malloc(ws) : NULL;
+                float *x = make_x(n, cols);
+                size_t ny = (size_t)n * (size_t)rows;
+                float *yg = malloc(sizeof(float) * ny), *yu = malloc(sizeof(float) * ny);
+                float *gg = malloc(sizeof(float) * ny), *gu = malloc(sizeof(float) * ny);
+                assert_true(yg && yu && gg && gu);
+                fg_matmul(&g.m, x, n, yg, NULL, work);
+                fg_matmul(&u.m, x, n, yu, NULL, work);
+                const int threads[] = {1, 2, 3, 5};
+                for (size_t ti = 0; ti < sizeof threads / sizeof threads[0]; ti++) {
+                    fg_pool *pool = NULL;
+                    if (threads[ti] > 1) assert_int_equal(fg_pool_create(threads[ti], &pool), FG_OK);
+                    for (int rep = 0; rep < (n <= 4 ? 10 : 2); rep++) {
+                        for (size_t e = 0; e < ny; e++) gg[e] = gu[e] = NAN;
+                        fg_matmul_glu_then(&g.m, &u.m, x, n, gg, gu, pool, work, rep & 1, (const fg_mat *const[]){&g.m});
+                        if (memcmp(yu, gu, sizeof(float) * ny) != 0)
+                            fail_msg("%s %s n %d, %d threads: up differs from its product", fg_isa_name((fg_isa)isa),
+                                     fg_dtype_name(types[ty]), n, threads[ti]);
+                        for (size_t e = 0; e < ny; e++) {
+                            double a = yg[e], want = a / (1 + exp(-a)) * yu[e];
+                            if (!(fabs(gg[e] - want) <= 1e-5 * fabs(want) + 1e-6))
+                                fail_msg("%s %s n %d, %d threads: element %zu is %g, want %g", fg_isa_name((fg_isa)isa),
+                                         fg_dtype_name(types[ty]), n, threads[ti], e, gg[e], want);
+                        }
+                    }
+                    fg_pool_free(pool);
+                }
+                free(yg);
+                free(yu);
+                free(gg);
+                free(gu);
+                free(x);
+                free(work);
+            }
+            free_weights(&g);
+            free_weights(&u);
+        }
+    }
+}
+
 static void test_dispatch(void **state)
 {
     (void)state;
@@ -498,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_token_blocks),
         cmocka_unit_test(test_group),
         cmocka_unit_test(test_shared_tiles),
+        cmocka_unit_test(test_glu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -212,8 +212,12 @@ size_t fg_matmul_work_size(fg_dtype dt, int64_t cols, int n)
 }
 
 /* One job: up to FG_MM_GROUP matrices with the same dtype and columns, applied to the
- * same X (quantized once). Their rows form one range [0, start[nm]), so a group costs one
- * hand-off to the pool, not one each. The range is cut into tiles of whole rows:
+ * same X (quantized once), so a group costs one hand-off to the pool, not one each. Their
+ * rows form one range: [0, start[nm]), one matrix after the other, or, when they all have
+ * the same rows (gate and up), [0, rows) standing for that row of each ("interleaved"),
+ * so that a tile holds the same rows of all of them and a gated feed-forward can combine
+ * gate and up where they were computed (fg_matmul_glu_then). The range is cut into tiles
+ * of whole rows:
  *  - batches (prefill, compute-bound): one tile per thread, taken in order;
  *  - a few tokens (decode, bound by memory): tiles of ~STEAL_TILE_BYTES of weights, a
  *    contiguous run of them per thread, which it takes from the front; a thread done
@@ -234,6 +238,9 @@ typedef struct {
     fg_mm_task task[FG_MM_GROUP];  /* per matrix; xq shared */
     int64_t start[FG_MM_GROUP + 1];
     int nm;
+    bool inter;            /* rows interleaved: tile rows stand for those rows of each */
+    bool glu;              /* then y0 = silu(y0) * y1 on them (inter, nm == 2) */
+    int64_t span;          /* the range: start[nm], or the common rows when interleaved */
     const fg_mm_kernels *k;
     fg_mm_rows_fn fn;
     int64_t tile, ntiles;  /* rows per tile, tiles */
@@ -271,15 +278,18 @@ static bool plan_group(int nm, const fg_mat *const w[], int n, mm_job *j)
         j->fn = scalar_rows;
     }
     const int64_t align = j->k->row_align > 0 ? j->k->row_align : 1;
-    for (int i = 0; i < nm - 1; i++)
+    j->inter = nm > 1;
+    for (int i = 1; i < nm; i++)
+        if (w[i]->rows != w[0]->rows) j->inter = false;
+    for (int i = 0; i < nm - 1 && !j->inter; i++)
         if (w[i]->rows % align != 0) return false;
     j->start[0] = 0;
     for (int i = 0; i < nm; i++) j->start[i + 1] = j->start[i] + (w[i]->rows > 0 ? w[i]->rows : 0);
-    const int64_t rows = j->start[nm];
+    const int64_t rows = j->span = j->inter ? j->start[1] : j->start[nm];
     j->ranges = NULL; /* set by the caller that shares tiles out */
     int64_t tile = 0;
-    if (shares_tiles(j, n)) {
-        tile = (int64_t)(STEAL_TILE_BYTES / w[0]->row_stride);
+    if (shares_tiles(j, n)) { /* STEAL_TILE_BYTES of weights, of all the matrices together */
+        tile = (int64_t)(STEAL_TILE_BYTES / w[0]->row_stride / (j->inter ? (size_t)nm : 1));
         tile = tile < align ? align : (tile + align - 1) / align * align;
         if ((rows + tile - 1) / tile > (int64_t)UINT32_MAX) tile = 0; /* tile_range counts in 32 bits */
     }
@@ -290,6 +300,14 @@ static bool plan_group(int nm, const fg_mat *const w[], int n, mm_job *j)
     j->tile = tile;
     j->ntiles = (rows + j->tile - 1) / j->tile;
     return true;
+}
+
+/* the rows [*a, *b) of matrix i in the range's rows [lo, hi) (empty: *a >= *b) */
+static void tile_rows(const mm_job *j, int i, int64_t lo, int64_t hi, int64_t *a, int64_t *b)
+{
+    const int64_t off = j->inter ? 0 : j->start[i], end = j->inter ? j->span : j->start[i + 1];
+    *a = (lo > off ? lo : off) - off;
+    *b = (hi < end ? hi : end) - off;
 }
 
 /* thread ith's own tiles [*t0, *t1): a contiguous run when tiles are shared out, else
@@ -320,10 +338,10 @@ static void queue_next(const mm_job *j, int ith)
     own_tiles(&nx, shares_tiles(&nx, n), ith, &t0, &t1);
     int64_t lo = t0 * nx.tile, hi = t1 * nx.tile;
     for (int i = 0; i < nn; i++) {
-        int64_t a = lo > nx.start[i] ? lo : nx.start[i], b = hi < nx.start[i + 1] ? hi : nx.start[i + 1];
+        int64_t a, b;
+        tile_rows(&nx, i, lo, hi, &a, &b);
         const fg_mat *w = j->next[i];
-        if (a < b) fg_prefetch_queue((const uint8_t *)w->data + (size_t)(a - nx.start[i]) * w->row_stride,
-                                     (size_t)(b - a) * w->row_stride);
+        if (a < b) fg_prefetch_queue((const uint8_t *)w->data + (size_t)a * w->row_stride, (size_t)(b - a) * w->row_stride);
     }
 }
 
@@ -333,13 +351,19 @@ static void prep_job(void *arg, int ith, int nth)
     j->k->prep(&j->task[0], ith, nth);
 }
 
-/* the rows of tile t, cut at the boundaries between the group's matrices */
+/* the rows of tile t in each of the group's matrices; then, for a gated feed-forward,
+ * gate = silu(gate) * up on them, for every token, while they are in this core's cache */
 static void run_tile(const mm_job *j, int64_t t)
 {
-    int64_t lo = t * j->tile, hi = lo + j->tile;
+    int64_t lo = t * j->tile, hi = lo + j->tile, a = 0, b = 0;
     for (int i = 0; i < j->nm; i++) {
-        int64_t a = lo > j->start[i] ? lo : j->start[i], b = hi < j->start[i + 1] ? hi : j->start[i + 1];
-        if (a < b) j->fn(&j->task[i], a - j->start[i], b - j->start[i]);
+        tile_rows(j, i, lo, hi, &a, &b);
+        if (a < b) j->fn(&j->task[i], a, b);
+    }
+    if (j->glu && a < b) {
+        const int64_t rows = j->span;
+        for (int k = 0; k < j->task[0].n; k++)
+            fg_vec_silu_mul(j->task[0].y + (size_t)k * rows + a, j->task[1].y + (size_t)k * rows + a, b - a);
     }
 }
 
@@ -392,8 +416,9 @@ static void run(fg_pool *pool, fg_task_fn fn, void *arg)
         fn(arg, 0, 1);
 }
 
-void fg_matmul_group_then(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,
-                          void *work, int nn, const fg_mat *const next[])
+/* fg_matmul_group_then, and with glu (nm == 2, equal rows) fg_matmul_glu_then */
+static void group_then(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,
+                       void *work, int nn, const fg_mat *const next[], bool glu)
 {
     if (n <= 0 || nm <= 0) return;
     int nth = pool ? fg_pool_size(pool) : 1;
@@ -402,16 +427,18 @@ void fg_matmul_group_then(int nm, const fg_mat *const w[], const float *x, int n
     if (!plan_group(nm, w, n, &j)) {
         if (nm > 1) { /* one call each, the last one naming what comes next */
             for (int i = 0; i < nm; i++)
-                fg_matmul_group_then(1, &w[i], x, n, &y[i], pool, work, i == nm - 1 ? nn : 1,
-                                     i == nm - 1 ? next : &w[i + 1]);
+                group_then(1, &w[i], x, n, &y[i], pool, work, i == nm - 1 ? nn : 1, i == nm - 1 ? next : &w[i + 1],
+                           false);
+            if (glu) fg_vec_silu_mul(y[0], y[1], (int64_t)n * w[0]->rows);
         } else if (w[0]->rows > 0) {
             /* a caller bug (shapes are validated when weights are bound): make it visible */
             for (size_t e = 0; e < (size_t)n * (size_t)w[0]->rows; e++) y[0][e] = NAN;
         }
         return;
     }
+    j.glu = glu;
     for (int i = 0; i < nm; i++) j.task[i] = (fg_mm_task){.w = w[i], .x = x, .n = n, .y = y[i]};
-    const int64_t rows = j.start[nm];
+    const int64_t rows = j.span;
     if (rows <= 0) return;
     const fg_dtype dt = w[0]->dtype;
     const int64_t cols = w[0]->cols;
@@ -450,6 +477,24 @@ void fg_matmul_group_then(int nm, const fg_mat *const w[], const float *x, int n
         j.ntiles = 1;
         rows_job(&j, 0, 1);
     }
+}
+
+void fg_matmul_group_then(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,
+                          void *work, int nn, const fg_mat *const next[])
+{
+    group_then(nm, w, x, n, y, pool, work, nn, next, false);
+}
+
+void fg_matmul_glu_then(const fg_mat *gate, const fg_mat *up, const float *x, int n, float *y_gate, float *y_up,
+                        fg_pool *pool, void *work, int nn, const fg_mat *const next[])
+{
+    if (gate->rows != up->rows) { /* a caller bug, as in group_then */
+        for (size_t e = 0; n > 0 && e < (size_t)n * (size_t)(gate->rows > 0 ? gate->rows : 0); e++) y_gate[e] = NAN;
+        return;
+    }
+    const fg_mat *const w[2] = {gate, up};
+    float *const y[2] = {y_gate, y_up};
+    group_then(2, w, x, n, y, pool, work, nn, next, true);
 }
 
 void fg_matmul_group(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,

@@ -156,7 +156,7 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
 {
     const fg_model *m = s->model;
     const fg_hparams *hp = &m->hp;
-    int64_t E = hp->n_embd, hd = hp->head_dim, Q = hp->n_head * hd, KV = hp->n_head_kv * hd, F = hp->n_ff;
+    int64_t E = hp->n_embd, hd = hp->head_dim, Q = hp->n_head * hd, KV = hp->n_head_kv * hd;
     float eps = (float)hp->norm_eps;
 
     for (int64_t t = 0; t < B; t++)
@@ -203,10 +203,8 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
          * of a slice overwrites its own rows of h, which the slice has consumed */
         for (int64_t t0 = 0; t0 < B; t0 += FG_FFN_ROWS) {
             int64_t nb = B - t0 < FG_FFN_ROWS ? B - t0 : FG_FFN_ROWS;
-            float *y2[2] = {s->gate, s->up};
-            fg_matmul_group_then(2, w2, s->h + t0 * E, (int)nb, y2, s->pool, s->work, 1,
-                                 (const fg_mat *const[]){&l->w_down});
-            fg_vec_silu_mul(s->gate, s->up, nb * F);
+            fg_matmul_glu_then(&l->w_gate, &l->w_up, s->h + t0 * E, (int)nb, s->gate, s->up, s->pool, s->work, 1,
+                               (const fg_mat *const[]){&l->w_down});
             bool last = t0 + FG_FFN_ROWS >= B;
             mm(s, &l->w_down, s->gate, nb, s->h + t0 * E, last ? n_after : 2, last ? after_ffn : w2);
         }
