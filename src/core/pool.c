@@ -18,14 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <time.h>
-#include <stdlib.h>
-#define TR_N 65536
-typedef struct { double t0, t1; int job; } tr_ev;
-static tr_ev tr[2][TR_N];
-static _Atomic unsigned tr_job;
-static double tr_now(void){struct timespec ts;clock_gettime(CLOCK_MONOTONIC,&ts);return ts.tv_sec+ts.tv_nsec*1e-9;}
-static void tr_dump(void){ if(!getenv("FG_TRACE"))return; FILE*f=fopen(getenv("FG_TRACE"),"w"); unsigned n=tr_job; for(unsigned k=(n>TR_N?n-TR_N:0);k<n;k++){ for(int t=0;t<2;t++){tr_ev*e=&tr[t][k%TR_N]; fprintf(f,"%u %d %.9f %.9f\n",k,t,e->t0,e->t1);} } fclose(f);}
 #define SPIN_ITERS 2000   /* pause instructions before yielding (~50-100 us) */
 #define YIELD_ITERS 200   /* sched_yield calls before sleeping on the condition variable */
 
@@ -125,9 +117,7 @@ static void *worker_main(void *p)
         }
         if (atomic_load_explicit(&pool->stop, memory_order_acquire)) break;
         seen = g;
-        unsigned jb = tr_job - 1; double a = tr_now();
         pool->fn(pool->arg, w->ith, pool->n);
-        if (w->ith < 2) { tr[w->ith][jb%TR_N].t0=a; tr[w->ith][jb%TR_N].t1=tr_now(); }
         atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel);
     }
     return NULL;
@@ -166,7 +156,6 @@ fg_status fg_pool_create(int n_threads, fg_pool **out)
 void fg_pool_free(fg_pool *pool)
 {
     if (!pool) return;
-    if (pool->n > 1) tr_dump();
     atomic_store(&pool->stop, 1);
     pthread_mutex_lock(&pool->mu);
     pthread_cond_broadcast(&pool->cv);
@@ -190,16 +179,13 @@ void fg_pool_run(fg_pool *pool, fg_task_fn fn, void *arg)
     pool->fn = fn;
     pool->arg = arg;
     atomic_store_explicit(&pool->pending, pool->n - 1, memory_order_release);
-    unsigned jb = tr_job++;
     atomic_fetch_add_explicit(&pool->generation, 1, memory_order_acq_rel);
     if (atomic_load(&pool->sleepers) > 0) {
         pthread_mutex_lock(&pool->mu);
         pthread_cond_broadcast(&pool->cv);
         pthread_mutex_unlock(&pool->mu);
     }
-    double a = tr_now();
     fn(arg, 0, pool->n);
-    tr[0][jb%TR_N].t0=a; tr[0][jb%TR_N].t1=tr_now();
     for (int spins = 0; atomic_load_explicit(&pool->pending, memory_order_acquire) > 0; spins++) {
         if (fg_prefetch_step(PF_IDLE_STEP)) continue;
         if (spins < SPIN_ITERS) cpu_relax();
