@@ -1,9 +1,10 @@
 /* The attention row kernels (fg_vec_dot_rows, fg_vec_axpy_rows, fg_vec_softmax) on every
  * instruction-set path this CPU has, against float64 references computed here: F32 and
  * F16 rows with padding between them, one or several query heads per call (grouped-query
- * attention), row counts around the kernels' row blocks, head sizes that take the vector
- * paths (multiples of 8, with and without a 64-column remainder) and ones that take the
- * scalar fallback. */
+ * attention, in one or several passes of the AVX-512 kernels), row counts around the
+ * kernels' row blocks, head sizes that take the vector paths (multiples of 8, with and
+ * without a 64-column remainder or a half 16-float vector) and ones that take the scalar
+ * fallback; and every vector path against the scalar one on the model shapes. */
 #include "testutil.h"
 #include "core/core.h"
 
@@ -95,6 +96,67 @@ static void check_rows(fg_dtype dt, int64_t nq, int64_t n, int64_t d)
     free(y);
 }
 
+/* The vector path `isa` against the scalar one on the same inputs: dot_rows, axpy_rows
+ * and the softmax of the scores, equal within the rounding of both float summations */
+static void check_rows_vs_scalar(fg_isa isa, fg_dtype dt, int64_t nq, int64_t n, int64_t d)
+{
+    size_t stride = (size_t)fg_row_bytes(dt, d) * 2; /* as in the cache: two kv heads a row */
+    double *ref = malloc(sizeof(double) * (size_t)(n * d));
+    float *q = malloc(sizeof(float) * (size_t)(nq * d)), *w = malloc(sizeof(float) * (size_t)(nq * n));
+    float *out[2], *y[2];
+    assert_true(ref && q && w);
+    uint8_t *rows = make_rows(dt, n, d, stride, ref);
+    for (int64_t i = 0; i < nq * d; i++) q[i] = (float)urand();
+    for (int64_t i = 0; i < nq * n; i++) w[i] = (float)(urand() + 1) / (float)n;
+    const float scale = 0.125f;
+    for (int v = 0; v < 2; v++) {
+        assert_int_equal(fg_isa_force(v ? isa : FG_ISA_SCALAR), FG_OK);
+        out[v] = malloc(sizeof(float) * (size_t)(nq * n + 1));
+        y[v] = malloc(sizeof(float) * (size_t)(nq * d + 1));
+        assert_true(out[v] && y[v]);
+        out[v][nq * n] = y[v][nq * d] = 12345.0f;
+        fg_vec_dot_rows(q, nq, rows, dt, stride, n, d, scale, out[v]);
+        for (int64_t i = 0; i < nq * d; i++) y[v][i] = (float)(i % d);
+        fg_vec_axpy_rows(y[v], w, nq, rows, dt, stride, n, d);
+        assert_true(out[v][nq * n] == 12345.0f && y[v][nq * d] == 12345.0f);
+    }
+    for (int64_t g = 0; g < nq; g++)
+        for (int64_t p = 0; p < n; p++) {
+            double mag = 0;
+            for (int64_t i = 0; i < d; i++) mag += fabs(q[g * d + i] * ref[p * d + i]);
+            double a = out[1][g * n + p], b = out[0][g * n + p];
+            if (fabs(a - b) > 2 * (double)d * 0x1p-23 * scale * mag + 1e-7)
+                fail_msg("%s %s dot_rows nq=%lld n=%lld d=%lld head %lld row %lld: %.9g, scalar %.9g", fg_isa_name(isa),
+                         fg_dtype_name(dt), (long long)nq, (long long)n, (long long)d, (long long)g, (long long)p, a, b);
+        }
+    for (int64_t g = 0; g < nq; g++)
+        for (int64_t i = 0; i < d; i++) {
+            double mag = (double)i;
+            for (int64_t p = 0; p < n; p++) mag += fabs(w[g * n + p] * ref[p * d + i]);
+            double a = y[1][g * d + i], b = y[0][g * d + i];
+            if (fabs(a - b) > 2 * (double)(n + 1) * 0x1p-23 * mag + 1e-7)
+                fail_msg("%s %s axpy_rows nq=%lld n=%lld d=%lld head %lld col %lld: %.9g, scalar %.9g", fg_isa_name(isa),
+                         fg_dtype_name(dt), (long long)nq, (long long)n, (long long)d, (long long)g, (long long)i, a, b);
+        }
+    memcpy(out[1], out[0], sizeof(float) * (size_t)(nq * n)); /* the scalar scores */
+    for (int v = 0; v < 2; v++) { /* their softmax, head by head */
+        assert_int_equal(fg_isa_force(v ? isa : FG_ISA_SCALAR), FG_OK);
+        for (int64_t g = 0; g < nq; g++) fg_vec_softmax(out[v] + g * n, n);
+    }
+    for (int64_t i = 0; i < nq * n; i++)
+        if (fabs(out[1][i] - out[0][i]) > 4e-6 * out[0][i] + 1e-12)
+            fail_msg("%s softmax n=%lld [%lld]: %.9g, scalar %.9g", fg_isa_name(isa), (long long)n, (long long)i,
+                     out[1][i], out[0][i]);
+    for (int v = 0; v < 2; v++) {
+        free(out[v]);
+        free(y[v]);
+    }
+    free(rows);
+    free(ref);
+    free(q);
+    free(w);
+}
+
 static void check_softmax(int64_t n, double spread)
 {
     float *x = malloc(sizeof(float) * (size_t)n);
@@ -160,10 +222,11 @@ static void check_argmax_silu(void)
 static void test_rows_every_path(void **state)
 {
     (void)state;
-    /* 12, 5 and 264 take the scalar fallback */
-    const int64_t dims[] = {64, 128, 80, 8, 200, 256, 12, 5, 264};
+    /* 12, 5 and 264 take the scalar fallback; 24 and 200 end in half a 16-float vector */
+    const int64_t dims[] = {64, 128, 80, 8, 24, 200, 256, 12, 5, 264};
     const int64_t counts[] = {1, 3, 8, 17, 100, 129, 1000}; /* 64-row prefetch windows */
-    const int64_t heads[] = {1, 7, 4}; /* Qwen2.5-0.5B shares a kv head among 7 */
+    /* Qwen2.5-0.5B shares a kv head among 7, 1.5B among 6; 9 take two AVX-512 passes */
+    const int64_t heads[] = {1, 7, 4, 2, 6, 9};
     int paths = 0;
     for (int isa = 0; isa < FG_ISA_COUNT; isa++) {
         if (!fg_isa_supported((fg_isa)isa)) continue;
@@ -185,10 +248,28 @@ static void test_rows_every_path(void **state)
     assert_true(paths >= 1);
 }
 
+static void test_rows_match_scalar(void **state)
+{
+    (void)state;
+    const int64_t dims[] = {8, 24, 64, 128};
+    const int64_t counts[] = {1, 7, 15, 16, 17, 100, 461};
+    const int64_t heads[] = {1, 2, 7, 9};
+    for (int isa = FG_ISA_SCALAR + 1; isa < FG_ISA_COUNT; isa++) {
+        if (!fg_isa_supported((fg_isa)isa)) continue;
+        for (size_t a = 0; a < sizeof dims / sizeof dims[0]; a++)
+            for (size_t b = 0; b < sizeof counts / sizeof counts[0]; b++)
+                for (size_t h = 0; h < sizeof heads / sizeof heads[0]; h++) {
+                    check_rows_vs_scalar((fg_isa)isa, FG_DT_F32, heads[h], counts[b], dims[a]);
+                    check_rows_vs_scalar((fg_isa)isa, FG_DT_F16, heads[h], counts[b], dims[a]);
+                }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_every_path),
+        cmocka_unit_test(test_rows_match_scalar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
