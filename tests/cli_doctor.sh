@@ -46,6 +46,11 @@ check "transparent huge pages are 'always'"
 check "container's limit (4.00 GiB) is below the free RAM"
 check "bigapp"
 check "cgroup v2"
+# THP 'never': the weights cannot have 2 MiB pages
+echo 'always madvise [never]' > $t/sys/kernel/mm/transparent_hugepage/enabled
+FG_PROC_ROOT=$t/proc FG_SYS_ROOT=$t/sys FG_CGROUP_ROOT=$t/cg "$frugal" doctor >$t/out 2>&1
+check "transparent huge pages are 'never'"
+echo 'always [madvise] never' > $t/sys/kernel/mm/transparent_hugepage/enabled
 
 # the real machine: runs, prints the sections
 "$frugal" doctor >$t/out 2>&1 || { echo "FAIL: doctor on this machine"; fails=$((fails+1)); }
