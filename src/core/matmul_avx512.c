@@ -338,11 +338,13 @@ INLINE void q4_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
         UNROLL for (int t = 0; t < T; t++) {
             const __m512i xa = _mm512_loadu_si512(xq[t] + 128 * g), xb = _mm512_loadu_si512(xq[t] + 128 * g + 64);
             const __m128 dx4 = _mm_loadu_ps(xd[t] + 4 * g);
-            const __m512i ia = offset_init(xa, k8), ib = offset_init(xb, k8);
+            /* lanes 4j..4j+3 of both halves belong to block j: one integer sum for both */
+            const __m512i zero = _mm512_setzero_si512();
+            const __m512i init = _mm512_sub_epi32(zero, dpbusd(dpbusd(zero, k8, xa), k8, xb));
             UNROLL for (int r = 0; r < R; r++) {
                 __m512 sc = _mm512_permutexvar_ps(idx4, _mm512_castps128_ps512(_mm_mul_ps(dw[r], dx4)));
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dpbusd(ia, wa[r], xa)), sc, acc[r][t]);
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dpbusd(ib, wb[r], xb)), sc, acc[r][t]);
+                const __m512i dot = dpbusd(dpbusd(init, wa[r], xa), wb[r], xb);
+                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), sc, acc[r][t]);
             }
         }
     }
