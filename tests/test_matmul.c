@@ -482,6 +482,69 @@ static void test_glu(void **state)
     }
 }
 
+/* A group of matrices with different dtypes (the _M mixtures' q/k/v) shares one job in
+ * decode, X prepared once per dtype in `work`, sized as a session sizes it (the largest
+ * fg_matmul_work_size of the group's matrices, allocated exactly so that ASan sees an
+ * overrun); beyond MIXED_MAX_TOKENS tokens they go one call each. Every matrix must come
+ * out exactly as alone, on any number of threads. */
+static void test_mixed_group(void **state)
+{
+    (void)state;
+    const fg_dtype sets[2][3] = {{FG_DT_Q4_0, FG_DT_Q4_0, FG_DT_Q8_0}, {FG_DT_Q4_K, FG_DT_Q8_0, FG_DT_Q6_K}};
+    const int64_t cols = 512, rows[3] = {520, 128, 100};
+    for (int isa = 0; isa < FG_ISA_COUNT; isa++) {
+        if (!fg_isa_supported((fg_isa)isa)) continue;
+        assert_int_equal(fg_isa_force((fg_isa)isa), FG_OK);
+        for (int set = 0; set < 2; set++) {
+            weights w[3];
+            const fg_mat *mats[3];
+            for (int i = 0; i < 3; i++) {
+                make_weights(&w[i], sets[set][i], rows[i], cols);
+                mats[i] = &w[i].m;
+            }
+            const int ns[] = {1, 2, 4, 5, 13};
+            for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
+                const int n = ns[ni];
+                size_t ws = 0;
+                for (int i = 0; i < 3; i++) {
+                    size_t s = fg_matmul_work_size(sets[set][i], cols, n);
+                    if (s > ws) ws = s;
+                }
+                void *work = malloc(ws);
+                float *x = make_x(n, cols), *want[3], *got[3];
+                for (int i = 0; i < 3; i++) {
+                    want[i] = malloc(sizeof(float) * (size_t)(n * rows[i]));
+                    got[i] = malloc(sizeof(float) * (size_t)(n * rows[i]));
+                    assert_true(work && want[i] && got[i]);
+                    fg_matmul(mats[i], x, n, want[i], NULL, work);
+                }
+                const int threads[] = {1, 2, 3, 5};
+                for (size_t ti = 0; ti < sizeof threads / sizeof threads[0]; ti++) {
+                    fg_pool *pool = NULL;
+                    if (threads[ti] > 1) assert_int_equal(fg_pool_create(threads[ti], &pool), FG_OK);
+                    for (int rep = 0; rep < 5; rep++) {
+                        for (int i = 0; i < 3; i++)
+                            for (int64_t e = 0; e < n * rows[i]; e++) got[i][e] = NAN;
+                        fg_matmul_group_then(3, mats, x, n, got, pool, work, 3, mats);
+                        for (int i = 0; i < 3; i++)
+                            if (memcmp(want[i], got[i], sizeof(float) * (size_t)(n * rows[i])) != 0)
+                                fail_msg("%s set %d n %d, %d threads: matrix %d (%s) differs from alone",
+                                         fg_isa_name((fg_isa)isa), set, n, threads[ti], i, fg_dtype_name(sets[set][i]));
+                    }
+                    fg_pool_free(pool);
+                }
+                for (int i = 0; i < 3; i++) {
+                    free(want[i]);
+                    free(got[i]);
+                }
+                free(x);
+                free(work);
+            }
+            for (int i = 0; i < 3; i++) free_weights(&w[i]);
+        }
+    }
+}
+
 static void test_dispatch(void **state)
 {
     (void)state;
@@ -561,6 +624,7 @@ int main(void)
         cmocka_unit_test(test_group),
         cmocka_unit_test(test_shared_tiles),
         cmocka_unit_test(test_glu),
+        cmocka_unit_test(test_mixed_group),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -197,22 +197,37 @@ static size_t prep_size(const fg_mm_kernels *k, fg_dtype dt, int64_t cols, int n
     return k->prep_bytes(dt, cols, n);
 }
 
+/* A group of matrices with different dtypes (q and k in Q4_K, v in Q6_K: the usual _M
+ * mixture) shares one job for up to this many tokens, each dtype with its own prepared X
+ * in `work` (at most FG_MM_GROUP of them); larger calls go one matrix at a time. */
+#define MIXED_MAX_TOKENS 4
+
 size_t fg_matmul_work_size(fg_dtype dt, int64_t cols, int n)
 {
     if (!fg_dtype_get(dt) || cols <= 0 || n <= 0) return 0;
     if (fg_row_bytes(dt, cols) == 0) return 0;
-    /* the largest any supported path needs, so fg_isa_force may change the path later */
-    size_t best = 0;
+    /* the largest any supported path needs, so fg_isa_force may change the path later;
+     * for a quantized dtype also room for a mixed group's FG_MM_GROUP preparations */
+    const int nd = n < MIXED_MAX_TOKENS ? n : MIXED_MAX_TOKENS;
+    size_t best = 0, mixed = 0;
     for (int i = 0; i < FG_ISA_COUNT; i++) {
         if (!fg_isa_supported((fg_isa)i)) continue;
-        size_t s = prep_size(isa_kernels((fg_isa)i), dt, cols, n);
+        const fg_mm_kernels *k = isa_kernels((fg_isa)i);
+        size_t s = prep_size(k, dt, cols, n);
         if (s > best) best = s;
+        for (int q = 0; q < FG_DT_COUNT && fg_dtype_is_quant(dt); q++) {
+            if (!fg_dtype_is_quant((fg_dtype)q) || fg_row_bytes((fg_dtype)q, cols) == 0) continue;
+            size_t m = fg_mm_round_up(prep_size(k, (fg_dtype)q, cols, nd), FG_MM_ALIGN) * FG_MM_GROUP;
+            if (m > mixed) mixed = m;
+        }
     }
+    if (mixed > best) best = mixed;
     return best ? best + FG_MM_ALIGN : 0; /* + slack to align `work` */
 }
 
-/* One job: up to FG_MM_GROUP matrices with the same dtype and columns, applied to the
- * same X (quantized once), so a group costs one hand-off to the pool, not one each. Their
+/* One job: up to FG_MM_GROUP matrices with the same columns, applied to the same X
+ * (prepared once per dtype among them; different dtypes only up to MIXED_MAX_TOKENS
+ * tokens), so a group costs one hand-off to the pool, not one each. Their
  * rows form one range: [0, start[nm]), one matrix after the other, or, when they all have
  * the same rows (gate and up), [0, rows) standing for that row of each ("interleaved"),
  * so that a tile holds the same rows of all of them and a gated feed-forward can combine
@@ -235,14 +250,14 @@ typedef struct {
 } tile_range;
 
 typedef struct {
-    fg_mm_task task[FG_MM_GROUP];  /* per matrix; xq shared */
+    fg_mm_task task[FG_MM_GROUP];  /* per matrix; xq shared by those of one dtype */
     int64_t start[FG_MM_GROUP + 1];
     int nm;
     bool inter;            /* rows interleaved: tile rows stand for those rows of each */
     bool glu;              /* then y0 = silu(y0) * y1 on them (inter, nm == 2) */
     int64_t span;          /* the range: start[nm], or the common rows when interleaved */
     const fg_mm_kernels *k;
-    fg_mm_rows_fn fn;
+    fg_mm_rows_fn fn[FG_MM_GROUP]; /* per matrix */
     int64_t tile, ntiles;  /* rows per tile, tiles */
     tile_range *ranges;    /* per thread when tiles are shared out; NULL: taken in order */
     int nth;               /* threads of the pool */
@@ -263,20 +278,27 @@ static bool shares_tiles(const mm_job *j, int n)
 }
 
 /* How nm matrices are cut for n tokens over j->nth threads: the kernels, j->start and the
- * tiles. False when they cannot share a job (different dtypes or columns, a boundary
- * between them off the path's row alignment, or an invalid one): one call each then. */
+ * tiles. False when they cannot share a job (different columns, different dtypes beyond
+ * MIXED_MAX_TOKENS tokens, a boundary between them off the path's row alignment, or an
+ * invalid one): one call each then. */
 static bool plan_group(int nm, const fg_mat *const w[], int n, mm_job *j)
 {
     if (nm < 1 || nm > FG_MM_GROUP) return false;
-    for (int i = 0; i < nm; i++)
-        if (!valid_mat(w[i]) || w[i]->dtype != w[0]->dtype || w[i]->cols != w[0]->cols) return false;
+    size_t stride = 0;
+    for (int i = 0; i < nm; i++) {
+        if (!valid_mat(w[i]) || w[i]->cols != w[0]->cols) return false;
+        if (w[i]->dtype != w[0]->dtype && n > MIXED_MAX_TOKENS) return false;
+        if (w[i]->row_stride > stride) stride = w[i]->row_stride;
+    }
     j->nm = nm;
     j->k = isa_kernels(fg_isa_active());
-    j->fn = j->k->rows[w[0]->dtype];
-    if (!j->fn) {
-        j->k = &fg_mm_scalar;
-        j->fn = scalar_rows;
-    }
+    for (int i = 0; i < nm; i++) j->fn[i] = j->k->rows[w[i]->dtype];
+    for (int i = 0; i < nm; i++)
+        if (!j->fn[i]) { /* a dtype the path leaves to the scalar kernel: the group with it */
+            j->k = &fg_mm_scalar;
+            for (int m = 0; m < nm; m++) j->fn[m] = scalar_rows;
+            break;
+        }
     const int64_t align = j->k->row_align > 0 ? j->k->row_align : 1;
     j->inter = nm > 1;
     for (int i = 1; i < nm; i++)
@@ -289,7 +311,7 @@ static bool plan_group(int nm, const fg_mat *const w[], int n, mm_job *j)
     j->ranges = NULL; /* set by the caller that shares tiles out */
     int64_t tile = 0;
     if (shares_tiles(j, n)) { /* STEAL_TILE_BYTES of weights, of all the matrices together */
-        tile = (int64_t)(STEAL_TILE_BYTES / w[0]->row_stride / (j->inter ? (size_t)nm : 1));
+        tile = (int64_t)(STEAL_TILE_BYTES / stride / (j->inter ? (size_t)nm : 1));
         tile = tile < align ? align : (tile + align - 1) / align * align;
         if ((rows + tile - 1) / tile > (int64_t)UINT32_MAX) tile = 0; /* tile_range counts in 32 bits */
     }
@@ -345,10 +367,15 @@ static void queue_next(const mm_job *j, int ith)
     }
 }
 
+typedef struct {
+    const fg_mm_kernels *k;
+    const fg_mm_task *task;
+} prep_arg;
+
 static void prep_job(void *arg, int ith, int nth)
 {
-    const mm_job *j = arg;
-    j->k->prep(&j->task[0], ith, nth);
+    const prep_arg *p = arg;
+    p->k->prep(p->task, ith, nth);
 }
 
 /* the rows of tile t in each of the group's matrices; then, for a gated feed-forward,
@@ -358,7 +385,7 @@ static void run_tile(const mm_job *j, int64_t t)
     int64_t lo = t * j->tile, hi = lo + j->tile, a = 0, b = 0;
     for (int i = 0; i < j->nm; i++) {
         tile_rows(j, i, lo, hi, &a, &b);
-        if (a < b) j->fn(&j->task[i], a, b);
+        if (a < b) j->fn[i](&j->task[i], a, b);
     }
     if (j->glu && a < b) {
         const int64_t rows = j->span;
@@ -440,26 +467,34 @@ static void group_then(int nm, const fg_mat *const w[], const float *x, int n, f
     for (int i = 0; i < nm; i++) j.task[i] = (fg_mm_task){.w = w[i], .x = x, .n = n, .y = y[i]};
     const int64_t rows = j.span;
     if (rows <= 0) return;
-    const fg_dtype dt = w[0]->dtype;
+    /* X prepared once per dtype that wants it, one after the other in `work` */
     const int64_t cols = w[0]->cols;
-    size_t need = prep_size(j.k, dt, cols, n);
-    if (need) {
-        if (!work) { /* the caller must pass fg_matmul_work_size bytes: use the exact path */
-            j.k = &fg_mm_scalar;
-            j.fn = scalar_rows; /* row_align 1: the tiles stay valid */
-        } else {
-            uint8_t *xq = (uint8_t *)fg_mm_round_up((size_t)(uintptr_t)work, FG_MM_ALIGN);
-            for (int i = 0; i < nm; i++) {
-                j.task[i].xq = xq;
-                j.task[i].xq_stride = fg_xq_stride(cols);
+    uint8_t *area = work ? (uint8_t *)fg_mm_round_up((size_t)(uintptr_t)work, FG_MM_ALIGN) : NULL;
+    for (int i = 0; i < nm; i++) {
+        size_t need = prep_size(j.k, w[i]->dtype, cols, n);
+        if (!need) continue;
+        if (!area) { /* the caller must pass fg_matmul_work_size bytes: use the exact path */
+            j.k = &fg_mm_scalar; /* row_align 1: the tiles stay valid */
+            for (int m = 0; m < nm; m++) {
+                j.fn[m] = scalar_rows;
+                j.task[m].xq = NULL;
             }
+            break;
         }
-    }
-    if (j.task[0].xq) {
+        int same = 0;
+        while (same < i && !(j.task[same].xq && w[same]->dtype == w[i]->dtype)) same++;
+        j.task[i].xq_stride = fg_xq_stride(cols);
+        if (same < i) {
+            j.task[i].xq = j.task[same].xq;
+            continue;
+        }
+        j.task[i].xq = area;
+        area += fg_mm_round_up(need, FG_MM_ALIGN);
+        prep_arg pa = {j.k, &j.task[i]};
         if (n >= 4 * nth && nth > 1)
-            run(pool, prep_job, &j);
+            run(pool, prep_job, &pa);
         else
-            prep_job(&j, 0, 1);
+            prep_job(&pa, 0, 1);
     }
     tile_range ranges[STEAL_MAX_THREADS];
     if (nth > 1 && j.ntiles > 1) {
