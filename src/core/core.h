@@ -94,9 +94,10 @@ int fg_physical_cores(void);
 size_t fg_matmul_work_size(fg_dtype dt, int64_t cols, int n);
 void fg_matmul(const fg_mat *w, const float *x, int n, float *y, fg_pool *pool, void *work);
 /* Y_i = X · W_iᵀ for nm matrices applied to the same X (attention's q, k, v; the
- * feed-forward's gate and up): with one dtype and column count (and at most FG_MM_GROUP
- * of them), X is prepared once and the rows of all of them are split over the threads
- * in one hand-off to the pool; otherwise one fg_matmul each. `work` as for fg_matmul. */
+ * feed-forward's gate and up): with one column count (and at most FG_MM_GROUP of them;
+ * of one dtype, or of several for up to 4 tokens), X is prepared once per dtype and the
+ * rows of all of them are split over the threads in one hand-off to the pool; otherwise
+ * one fg_matmul each. `work`: the largest fg_matmul_work_size of the matrices. */
 #define FG_MM_GROUP 4
 void fg_matmul_group(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,
                      void *work);
