@@ -168,13 +168,21 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
      * wait: each layer's q/k/v, o, gate/up and down; after the last layer the output
      * (or, without logits, the first layer again, as after the output) */
     const fg_layer *l0 = &m->layers[0];
-    const fg_mat *const qkv0[3] = {&l0->wq, &l0->wk, &l0->wv};
+    const fg_mat *const qkv0[3] = {&l0->wq, &l0->wk, &l0->wv}, *const out[1] = {&m->output};
     for (int64_t L = 0; L < hp->n_layer; L++) {
-        const fg_layer *l = &m->layers[L], *ln = L + 1 < hp->n_layer ? &m->layers[L + 1] : NULL;
+        const fg_layer *l = &m->layers[L];
         const fg_mat *const w3[3] = {&l->wq, &l->wk, &l->wv}, *const w2[2] = {&l->w_gate, &l->w_up};
-        const fg_mat *const qkv_next[3] = {ln ? &ln->wq : NULL, ln ? &ln->wk : NULL, ln ? &ln->wv : NULL};
-        const fg_mat *const *after_ffn = ln ? qkv_next : mode != FG_LOGITS_NONE ? (const fg_mat *const[]){&m->output} : qkv0;
-        const int n_after = ln ? 3 : mode != FG_LOGITS_NONE ? 1 : 3;
+        const fg_mat *const *after_ffn = qkv0; /* what follows the feed-forward */
+        int n_after = 3;
+        const fg_mat *qkv_next[3];
+        if (L + 1 < hp->n_layer) {
+            const fg_layer *ln = &m->layers[L + 1];
+            qkv_next[0] = &ln->wq, qkv_next[1] = &ln->wk, qkv_next[2] = &ln->wv;
+            after_ffn = qkv_next;
+        } else if (mode != FG_LOGITS_NONE) {
+            after_ffn = out;
+            n_after = 1;
+        }
         for (int64_t t = 0; t < B; t++) fg_rmsnorm(s->h + t * E, s->x + t * E, l->attn_norm, (int)E, eps);
         {
             float *y3[3] = {s->q, s->k, s->v};
