@@ -486,6 +486,13 @@ static bool in_file(const fg_model *m, const void *p)
     return false;
 }
 
+/* appends w's bytes to v when they lie in a file mapping (not converted) */
+static void add_span(const fg_model *m, const fg_mat *w, span *v, size_t *n)
+{
+    if (w->data && in_file(m, w->data))
+        v[(*n)++] = (span){(uintptr_t)w->data, (uintptr_t)w->data + w->row_stride * (size_t)w->rows};
+}
+
 /* The matrices read in full for every token (each layer's, and the output) are streamed
  * from RAM end to end, and how fast depends on where their pages lie: on this project's
  * dev VM, decode on a page cache of scattered 4 KiB pages ran at 59 tok/s against 83 on
@@ -498,21 +505,14 @@ static bool in_file(const fg_model *m, const void *p)
  * token) is left out. */
 static void advise_streamed(fg_model *m)
 {
-    size_t n = 0, cap = (size_t)m->hp.n_layer * 7 + 1;
-    span *v = fg_malloc(FG_MEM_SCRATCH, cap * sizeof *v);
+    size_t n = 0;
+    span *v = fg_malloc(FG_MEM_SCRATCH, ((size_t)m->hp.n_layer * 7 + 1) * sizeof *v);
     if (!v) return; /* a hint only */
-    for (int64_t L = 0; L <= m->hp.n_layer; L++) {
-        const fg_layer *l = L < m->hp.n_layer ? &m->layers[L] : NULL;
-        const fg_mat *w[7] = {&m->output};
-        int k = 1;
-        if (l) {
-            const fg_mat *lw[7] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up, &l->w_down};
-            memcpy(w, lw, sizeof w);
-            k = 7;
-        }
-        for (int i = 0; i < k; i++)
-            if (w[i]->data && in_file(m, w[i]->data))
-                v[n++] = (span){(uintptr_t)w[i]->data, (uintptr_t)w[i]->data + w[i]->row_stride * (size_t)w[i]->rows};
+    add_span(m, &m->output, v, &n);
+    for (int64_t L = 0; L < m->hp.n_layer; L++) {
+        const fg_layer *l = &m->layers[L];
+        const fg_mat *const lw[7] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up, &l->w_down};
+        for (int i = 0; i < 7; i++) add_span(m, lw[i], v, &n);
     }
     qsort(v, n, sizeof *v, span_cmp);
     for (size_t i = 0; i < n;) {
