@@ -23,12 +23,12 @@
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 4")
 
-/* Software prefetch (into L2) of the weights two row tiles ahead: the R rows of a tile are
- * streamed side by side, so the same column of the tile after next is 2 * R rows further.
+/* Software prefetch (into L2) of the weights fg_pf_ahead bytes ahead (matmul-impl.h): at
+ * least two row tiles, the R rows of a tile being streamed side by side.
  * The hardware prefetchers alone leave decode far below the machine's read bandwidth
  * (measured with the AVX-512 twin of these kernels: 0.5B Q8_0 decode 38 -> 52 tok/s).
  * Each step prefetches every cache line it consumes. */
-#define PF_SETUP() const size_t pf_ahead = (size_t)2 * R * w->row_stride
+#define PF_SETUP() const size_t pf_ahead = fg_pf_ahead(R, w->row_stride)
 #define PREFETCH(p) _mm_prefetch((const char *)(p) + pf_ahead, _MM_HINT_T1)
 
 static inline float hsum8(__m256 v)

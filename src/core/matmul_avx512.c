@@ -102,12 +102,10 @@ static int token_block(size_t bytes_per_token, int n)
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* Software prefetch (into L2) PF_DIST bytes ahead in each weight row being streamed:
+/* Software prefetch (into L2) of the weights fg_pf_ahead bytes ahead (matmul-impl.h):
  * the hardware prefetchers alone leave the decode kernels (many instructions per byte,
- * short rows) well below the bandwidth a plain streaming loop gets (one core of the
- * dev machine: Q8_0 +20%, the others +8-10%; 512 to 4096 bytes ahead do about the same).
- * Past the row's end it touches the next rows, which the next tile reads. */
-#define PF_DIST 1024
+ * short rows) well below the bandwidth a plain streaming loop gets. Past the row's end
+ * it touches the next rows, which the next tiles read. */
 #define PREFETCH(p) _mm_prefetch((const char *)(p) + pf_ahead, _MM_HINT_T1)
 #define UNROLL _Pragma("GCC unroll 4")
 
@@ -143,7 +141,7 @@ INLINE void float_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, co
     const float *xr[4];
     __m512 acc[4][4];
     UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_stride;
-    const size_t pf_ahead = (size_t)R * 2 * w->row_stride;
+    const size_t pf_ahead = fg_pf_ahead(R, w->row_stride);
     UNROLL for (int t = 0; t < T; t++) xr[t] = tk->x + (size_t)(t0 + t) * cols;
     UNROLL for (int r = 0; r < R; r++) UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
     int64_t c = 0;
@@ -215,7 +213,7 @@ INLINE __m512i offset_init(__m512i xv, __m512i kvec)
     const float *xd[4];                                                                       \
     __m512 acc[4][4];                                                                         \
     UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_stride; \
-    const size_t pf_ahead = (size_t)R * 2 * w->row_stride;                                    \
+    const size_t pf_ahead = fg_pf_ahead(R, w->row_stride);                                    \
     UNROLL for (int t = 0; t < T; t++) {                                                      \
         xbase[t] = tk->xq + (size_t)(t0 + t) * tk->xq_stride;                                 \
         xq[t] = fg_xq_q(xbase[t]);                                                            \
