@@ -8,7 +8,7 @@
  *     or 8 partial sums, then the reduction), so |err| <= K * 2^-24 * A (the standard
  *     gamma_K bound with u = 2^-24, doubled for the final cross-lane sums).
  *   - int8 activations (SIMD paths for quantized weights): x is rounded per block of 32
- *     (256 where fg_matmul_act_block says so) to d * q with d = max|x_block| / 127, |x - d q| <= d / 2, so on top of the float
+ *     to d * q with d = max|x_block| / 127, |x - d q| <= d / 2, so on top of the float
  *     bound |err| <= sum_i |w_i| * d(i) / 2, computed exactly here; and, tighter, the
  *     result must equal sum_i w_i d q_i (the same rounding done here) within the float
  *     bound alone.
@@ -99,24 +99,19 @@ static double check_case(const weights *w, const float *x, int n, fg_pool *pool,
     fg_matmul(&w->m, x, n, y, pool, work);
     double worst = 0;
     bool qa = quant_activations(isa, w->m.dtype);
-    const int ab = fg_matmul_act_block(w->m.dtype, n);
-    if (qa) assert_true(ab == 32 || (ab == 256 && cols % 256 == 0));
-    else assert_int_equal(ab, 0);
     double *xh = malloc(sizeof(double) * (size_t)cols);
     assert_non_null(xh);
     for (int t = 0; t < n; t++) {
         const float *xt = x + (size_t)t * cols;
         double dblk[4096 / 32 + 1];
-        for (int64_t b = 0; qa && b < cols / ab; b++) {
-            /* the activation rounding of the SIMD paths, exactly: per block of ab (the
-             * path's own figure: 32, or 256 for K-quant row tiles on AVX-512),
-             * d = max|x| / 127 and q = nearest-even(x * (1/d)) in float32 */
-            const float *xb = xt + ab * b;
+        for (int64_t b = 0; b < cols / 32; b++) {
+            /* the activation rounding of the SIMD paths, exactly: d = max|x| / 127 and
+             * q = nearest-even(x * (1/d)) in float32 */
             float amax = 0;
-            for (int i = 0; i < ab; i++) amax = fmaxf(amax, fabsf(xb[i]));
+            for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(xt[32 * b + i]));
             float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0.0f;
-            for (int i = 0; i < ab / 32; i++) dblk[b * (ab / 32) + i] = d;
-            for (int i = 0; i < ab; i++) xh[ab * b + i] = (double)d * nearbyintf(xb[i] * id);
+            dblk[b] = d;
+            for (int i = 0; i < 32; i++) xh[32 * b + i] = (double)d * nearbyintf(xt[32 * b + i] * id);
         }
         for (int64_t r = 0; r < rows; r++) {
             const double *wr = w->wd + r * cols;

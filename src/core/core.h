@@ -113,11 +113,6 @@ void fg_matmul_group_then(int nm, const fg_mat *const w[], const float *x, int n
 void fg_matmul_glu_then(const fg_mat *gate, const fg_mat *up, const float *x, int n, float *y_gate, float *y_up,
                         fg_pool *pool, void *work, int nn, const fg_mat *const next[]);
 
-/* How the active path rounds X for a quantized dtype and n tokens: to int8 with one
- * scale per this many elements (max|x| / 127 over each run of them); 0 when it keeps
- * float32 (the scalar path, float weights, or no work buffer's worth of preparation). */
-int fg_matmul_act_block(fg_dtype dt, int n);
-
 /* Instruction-set paths. The best one present is chosen at first use; FG_ISA=scalar|
  * avx2|avx512|avx512vnni|neon|neondot in the environment, or fg_isa_force(), forces one
  * (tests use this to check every path). fg_isa_force returns FG_ERR_UNSUPPORTED if the

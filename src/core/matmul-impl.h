@@ -30,8 +30,6 @@ typedef struct fg_mm_kernels {
      * for dtypes with a kernel; cols is a multiple of the block size. */
     size_t (*prep_bytes)(fg_dtype dt, int64_t cols, int n);
     void (*prep)(const fg_mm_task *t, int ith, int nth);
-    /* Elements per activation scale for dtype dt and n tokens (NULL: 32, xq below). */
-    int (*act_block)(fg_dtype dt, int n);
     int row_align;       /* threads get row ranges that are multiples of this */
 } fg_mm_kernels;
 
@@ -54,9 +52,6 @@ extern const fg_mm_kernels fg_mm_neondot;  /* matmul_neon.c */
  *                        for the K-quant mins (and offsets) without touching q again
  * A path may store q in another element order, the one in which it unpacks the weight
  * levels (the AVX-512 path does for Q4_0, Q4_K, Q5_K); d and s stay in block order.
- * A path may also use its own layout within the same stride (the AVX-512 path does for
- * the K-quants' row tiles: a scale per 256, see matmul_avx512.c) and says so in
- * act_block, which the tests read (fg_matmul_act_block) to model its rounding.
  * The scale is float32 and per 32 elements (finer than llama.cpp's per-256 Q8_K for
  * K-quants), so the only error is the int8 rounding of x: |Δx| <= d/2 per element. */
 static inline size_t fg_xq_bytes(int64_t cols) { return (size_t)cols + (size_t)(cols / 32) * 8; }

@@ -197,13 +197,6 @@ static size_t prep_size(const fg_mm_kernels *k, fg_dtype dt, int64_t cols, int n
     return k->prep_bytes(dt, cols, n);
 }
 
-int fg_matmul_act_block(fg_dtype dt, int n)
-{
-    const fg_mm_kernels *k = isa_kernels(fg_isa_active());
-    if (!fg_dtype_get(dt) || n <= 0 || !k->rows[dt] || !k->prep_bytes || !fg_dtype_is_quant(dt)) return 0;
-    return k->act_block ? k->act_block(dt, n) : 32;
-}
-
 /* A group of matrices with different dtypes (q and k in Q4_K, v in Q6_K: the usual _M
  * mixture) shares one job for up to this many tokens, each dtype with its own prepared X
  * in `work` (at most FG_MM_GROUP of them); larger calls go one matrix at a time. */

@@ -23,13 +23,10 @@
  *     vector (vpdpbusd of the constant k with x) and shared by the R rows;
  *   - Q8_0 levels are signed: XOR 0x80 makes them unsigned (q + 128), offset 128;
  *   - Q4_K, Q5_K levels are unsigned with a min: the min term -dmin * m_j * sum(x_j)
- *     uses block sums of the activations, one 8-lane FMA per super-block.
- * For Q8_0 and Q4_0 each int32 lane belongs to one block of 32 activations and to one
- * weight scale group, so lanes are converted to float and multiplied by (weight scale x
- * activation scale) before accumulation. The K-quants take activations with one scale
- * per super-block instead and weight their integer dots by the integer sub-block scales
- * before one conversion per super-block (see "K-quants" below). Lanes are summed at the
- * end.
+ *     uses the block sums s of xq, one 8-lane FMA per super-block.
+ * Each int32 lane belongs to one block of 32 activations and to one weight scale group,
+ * so lanes are converted to float and multiplied by (weight scale x activation scale)
+ * before accumulation; lanes are summed at the end.
  *
  * These row tiles serve decode and small batches. From FG_TOK_MIN_N tokens on, the
  * quantized formats switch to matmul_tok_avx512.c (tokens in the lanes), which spends
@@ -41,7 +38,6 @@
 #include <string.h>
 
 #define TOK_BLOCK_BYTES (4u << 20)
-
 
 /* vpdpbusd: acc += sum of 4 (unsigned byte x signed byte) products per int32 lane. Without
  * VNNI it is vpmaddubsw (pairs, saturating to int16) + vpmaddwd by 1, exact while every
@@ -203,24 +199,23 @@ INLINE __m512i offset_init(__m512i xv, __m512i kvec)
     return _mm512_sub_epi32(_mm512_setzero_si512(), dpbusd(_mm512_setzero_si512(), kvec, xv));
 }
 
-/* A row tile's pointers and accumulators: weight rows wr, per token its prepared
- * activations xbase with their levels xq and scales xd (D_OF: the layout's scale array). */
-#define TILE_SETUP(D_OF)                                                                      \
+#define XQ_SETUP()                                                                            \
     const fg_mat *w = tk->w;                                                                  \
     const int64_t cols = w->cols;                                                             \
-    const uint8_t *wr[4], *xbase[4];                                                          \
+    const uint8_t *wr[4];                                                                     \
     const int8_t *xq[4];                                                                      \
-    const float *xd[4];                                                                       \
+    const float *xd[4], *xs[4];                                                               \
     __m512 acc[4][4];                                                                         \
     UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_stride; \
     const size_t pf_ahead = fg_pf_ahead(R, w->row_stride);                                    \
     UNROLL for (int t = 0; t < T; t++) {                                                      \
-        xbase[t] = tk->xq + (size_t)(t0 + t) * tk->xq_stride;                                 \
-        xq[t] = fg_xq_q(xbase[t]);                                                            \
-        xd[t] = D_OF(xbase[t], cols);                                                         \
+        const uint8_t *base = tk->xq + (size_t)(t0 + t) * tk->xq_stride;                      \
+        xq[t] = fg_xq_q(base);                                                                \
+        xd[t] = fg_xq_d(base, cols);                                                          \
+        xs[t] = fg_xq_s(base, cols);                                                          \
     }                                                                                         \
+    (void)xs;                                                                                 \
     UNROLL for (int r = 0; r < R; r++) UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
-#define XQ_SETUP() TILE_SETUP(fg_xq_d)
 
 #define XQ_STORE()                                                                            \
     UNROLL for (int t = 0; t < T; t++) UNROLL for (int r = 0; r < R; r++)                     \
@@ -375,70 +370,29 @@ INLINE void q4_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
     XQ_STORE();
 }
 
-/* ---- K-quants: activations per super-block --------------------------------------------------
- * For Q4_K, Q5_K and Q6_K the row tiles take activations quantized per 256 elements ("xk":
- * one float scale per super-block, as llama.cpp's Q8_K), so that a super-block's integer
- * dots, each weighted by its sub-block's integer scale, add up in int32 lanes and reach
- * float once per super-block. Per 128 elements: two vpdpbusd (levels x activations, int32
- * lanes of 4 products: |.| <= 4 * 63 * 127 < 2^15), vpackssdw of the two (exact), and one
- * vpdpwssd against the sub-block scales as int16 (kq_dots). With a scale per 32, the tiles
- * spent a conversion, a permute and an FMA per 32 elements instead; on Zen 4 this is ~8 %
- * faster from cache (Q4_K 29.7 -> 32.0 GB/s per core), 3-4 % per token of 1.5B Q4_K_M.
- * The price is the coarser rounding of x (|dx| <= d/2 with d from the max of 256 values,
- * not 32), which is llama.cpp's: on the golden files its logits move as far as llama.cpp's
- * do (0.49 for Q4_K_M where a scale per 32 gave 0.31; the tolerance is 0.61).
- * Layout of a token's xk, inside the stride of xq (it is smaller):
- *     int8  q[cols]      x[i] ≈ d[i/256] * q[i], in the kernel's element order (xq_dest)
- *     float d[cols/256]  max|x| / 127 over the super-block (0 when all zero)
- *   then for Q4_K, Q5_K
- *     float s[cols/32]   d * (sum of q over each 32 elements), natural order: the mins
- *   or for Q6_K
- *     int16 bs[cols/16]  the sum of q over each 16 elements, natural order: the offset 32 */
-static inline const float *xk_d(const uint8_t *xk, int64_t cols) { return (const float *)(xk + cols); }
-static inline const float *xk_s(const uint8_t *xk, int64_t cols) { return (const float *)(xk + cols + cols / 64); }
-static inline const int16_t *xk_bs(const uint8_t *xk, int64_t cols) { return (const int16_t *)(xk + cols + cols / 64); }
-static inline bool is_kquant(fg_dtype dt) { return dt == FG_DT_Q4_K || dt == FG_DT_Q5_K || dt == FG_DT_Q6_K; }
+/* ---- Q4_K / Q5_K ----------------------------------------------------------------------------
+ * A super-block's 128 nibble bytes are read 64 at a time (chunks 2p and 2p+1): the low
+ * nibbles A hold sub-blocks 4p and 4p+2, the high nibbles B sub-blocks 4p+1 and 4p+3,
+ * and the activations are stored in that order (xq_dest). The weight scales d * sc_j are
+ * multiplied by the activation scales once per super-block half (8 lanes), then spread. */
 
-#if defined(FG_AVX512_NO_VNNI)
-static inline __m512i dpwssd(__m512i acc, __m512i a, __m512i b) { return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b)); }
-#else
-#define dpwssd _mm512_dpwssd_epi32
-#endif
-
-#define XK_SETUP()   \
-    TILE_SETUP(xk_d) \
-    const int64_t nsb = cols / 256;
-
-/* vpshufb index: 128-bit lane k of the result holds int16 element a_k of the source lane
- * four times, then b_k four times: after vpackssdw(A, B) those int16 lanes hold the dots
- * of A's and B's sub-blocks, so this puts each sub-block's scale beside its dots. */
-#define PAIR4(j) ((int)((2 * (j)) | ((2 * (j) + 1) << 8) | ((2 * (j)) << 16) | ((2 * (j) + 1) << 24)))
-#define PICKAB(a0, b0, a1, b1, a2, b2, a3, b3)                                                \
-    _mm512_set_epi32(PAIR4(b3), PAIR4(b3), PAIR4(a3), PAIR4(a3), PAIR4(b2), PAIR4(b2), PAIR4(a2), PAIR4(a2), \
-                     PAIR4(b1), PAIR4(b1), PAIR4(a1), PAIR4(a1), PAIR4(b0), PAIR4(b0), PAIR4(a0), PAIR4(a0))
-
-/* The integer dots of chunks A and B (vpdpbusd: int32 lanes of 4 products, |.| <= 4 * 63
- * * 127 < 2^15, so vpackssdw keeps them exactly) weighted by their sub-block scales and
- * added to the super-block's int32 sums: one vpdpwssd for 128 elements. */
-INLINE __m512i kq_dots(__m512i iacc, __m512i wa, __m512i xa, __m512i wb, __m512i xb, __m512i sc)
+INLINE __m256 bytes8_to_ps(uint64_t v)
 {
-    const __m512i z = _mm512_setzero_si512();
-    return dpwssd(iacc, _mm512_packs_epi32(dpbusd(z, wa, xa), dpbusd(z, wb, xb)), sc);
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)v)));
 }
 
-/* Q4_K / Q5_K: a super-block's 128 nibble bytes are read 64 at a time (chunks 2p and
- * 2p+1): the low nibbles A hold sub-blocks 4p and 4p+2, the high nibbles B sub-blocks
- * 4p+1 and 4p+3, and the activations are stored in that order (xq_dest). The mins
- * -dmin * m_j * sum(x_j) come from the sums s, one 8-lane FMA per super-block, kept off
- * the dots' dependency chain. */
+/* lanes 0-7 <- v[a], lanes 8-15 <- v[b] */
+#define IDX2(a, b) _mm512_set_epi32(b, b, b, b, b, b, b, b, a, a, a, a, a, a, a, a)
+
 INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T, const bool five)
 {
-    XK_SETUP();
+    XQ_SETUP();
+    const int64_t nsb = cols / 256;
     const size_t bsz = five ? sizeof(fg_block_q5_k) : sizeof(fg_block_q4_k);
     const __m512i m4 = _mm512_set1_epi8(15), k16 = _mm512_set1_epi8(16);
     for (int64_t sb = 0; sb < nsb; sb++) {
-        __m512i s16[4], qh[4], iacc[4][4];
-        float dw[4];
+        __m256 scf[4];
+        __m512i qh[4];
         UNROLL for (int r = 0; r < R; r++) {
             const uint8_t *blk = wr[r] + (size_t)sb * bsz;
             uint16_t d16, dm16;
@@ -446,21 +400,18 @@ INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
             memcpy(&dm16, blk + 2, 2);
             uint64_t sc, mn;
             fg_kq_unpack8(blk + 4, &sc, &mn);
-            const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)d16 | ((uint32_t)dm16 << 16))));
-            dw[r] = _mm_cvtss_f32(dd);
-            s16[r] = _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)sc)));
-            /* the mins first, apart from the dots: acc -= dmin * m_j * s_j */
-            const __m256 mf = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)mn))),
-                                            _mm256_broadcastss_ps(_mm_movehdup_ps(dd)));
+            __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128((int)((uint32_t)d16 | ((uint32_t)dm16 << 16))));
+            scf[r] = _mm256_mul_ps(bytes8_to_ps(sc), _mm256_broadcastss_ps(dd));
+            __m256 mf = _mm256_mul_ps(bytes8_to_ps(mn), _mm256_broadcastss_ps(_mm_movehdup_ps(dd)));
+            /* the mins: acc -= dmin * m_j * (sum of sub-block j's activations) */
             UNROLL for (int t = 0; t < T; t++)
                 acc[r][t] = _mm512_fnmadd_ps(_mm512_zextps256_ps512(mf),
-                                             _mm512_zextps256_ps512(_mm256_loadu_ps(xk_s(xbase[t], cols) + sb * 8)), acc[r][t]);
+                                             _mm512_zextps256_ps512(_mm256_loadu_ps(xs[t] + sb * 8)), acc[r][t]);
             if (five) qh[r] = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk + 16)));
-            UNROLL for (int t = 0; t < T; t++) iacc[r][t] = _mm512_setzero_si512();
         }
         UNROLL for (int p = 0; p < 2; p++) {
-            const __m512i ip = PICKAB(4 * p, 4 * p + 1, 4 * p, 4 * p + 1, 4 * p + 2, 4 * p + 3, 4 * p + 2, 4 * p + 3);
-            __m512i wa[4], wb[4], sp[4];
+            const __m512i ia = IDX2(4 * p, 4 * p + 2), ib = IDX2(4 * p + 1, 4 * p + 3);
+            __m512i wa[4], wb[4];
             UNROLL for (int r = 0; r < R; r++) {
                 const uint8_t *blk = wr[r] + (size_t)sb * bsz;
                 /* every line of the block: 144 bytes (Q4_K), 176 (Q5_K) */
@@ -470,23 +421,27 @@ INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
                 wa[r] = _mm512_and_si512(v, m4);
                 wb[r] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
                 if (five) { /* fifth bit of sub-block j: bit j of qh[l] */
-                    const __m512i sa5 = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (4 * p))),
-                                                           _mm256_set1_epi8((char)(1 << (4 * p + 2))), 1);
-                    const __m512i sb5 = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (4 * p + 1))),
+                    const __m512i sa = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (4 * p))),
+                                                          _mm256_set1_epi8((char)(1 << (4 * p + 2))), 1);
+                    const __m512i sb2 = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << (4 * p + 1))),
                                                            _mm256_set1_epi8((char)(1 << (4 * p + 3))), 1);
-                    wa[r] = _mm512_mask_add_epi8(wa[r], _mm512_test_epi8_mask(qh[r], sa5), wa[r], k16);
-                    wb[r] = _mm512_mask_add_epi8(wb[r], _mm512_test_epi8_mask(qh[r], sb5), wb[r], k16);
+                    wa[r] = _mm512_mask_add_epi8(wa[r], _mm512_test_epi8_mask(qh[r], sa), wa[r], k16);
+                    wb[r] = _mm512_mask_add_epi8(wb[r], _mm512_test_epi8_mask(qh[r], sb2), wb[r], k16);
                 }
-                sp[r] = _mm512_shuffle_epi8(s16[r], ip);
             }
             UNROLL for (int t = 0; t < T; t++) {
                 const int8_t *xp = xq[t] + sb * 256 + 128 * p;
-                const __m512i xa = _mm512_loadu_si512(xp), xbv = _mm512_loadu_si512(xp + 64);
-                UNROLL for (int r = 0; r < R; r++) iacc[r][t] = kq_dots(iacc[r][t], wa[r], xa, wb[r], xbv, sp[r]);
+                const __m512i xa = _mm512_loadu_si512(xp), xb = _mm512_loadu_si512(xp + 64);
+                const __m256 dx8 = _mm256_loadu_ps(xd[t] + sb * 8);
+                UNROLL for (int r = 0; r < R; r++) {
+                    const __m256 pr = _mm256_mul_ps(scf[r], dx8);
+                    __m512i da = dpbusd(_mm512_setzero_si512(), wa[r], xa);
+                    __m512i db = dpbusd(_mm512_setzero_si512(), wb[r], xb);
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(da), spread(ia, pr), acc[r][t]);
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(db), spread(ib, pr), acc[r][t]);
+                }
             }
         }
-        UNROLL for (int t = 0; t < T; t++) UNROLL for (int r = 0; r < R; r++)
-            acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(iacc[r][t]), _mm512_set1_ps(dw[r] * xd[t][sb]), acc[r][t]);
     }
     XQ_STORE();
 }
@@ -494,13 +449,17 @@ INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
 INLINE void q4_k_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { kq45_tile(tk, r, t, R, T, false); }
 INLINE void q5_k_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { kq45_tile(tk, r, t, R, T, true); }
 
-/* Q6_K: each half of a super-block is one 64-byte load of low nibbles (elements 0-63
- * from the low nibbles, 64-127 from the high ones) and 32 bytes of high bits, broadcast
- * to both 256-bit halves and shifted into place. Levels are q (0..63); the offset 32
- * leaves -32 * sum_j sc_j * bs_j, one vpmaddwd of the 16 sums against the 16 scales. */
+/* ---- Q6_K ----------------------------------------------------------------------------------
+ * Each half of a super-block is one 64-byte load of low nibbles (elements 0-63 from the
+ * low nibbles, 64-127 from the high ones) and 32 bytes of high bits, broadcast to both
+ * 256-bit halves and shifted into place. Levels are q (0..63); the offset 32 enters as
+ * the accumulator start. */
+
 INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T)
 {
-    XK_SETUP();
+    XQ_SETUP();
+    const int64_t nsb = cols / 256;
+    const __m512i k32 = _mm512_set1_epi8(32);
     const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
     /* 16-bit shift counts for the high bits, low 256 bits | high 256 bits:
      * chunk A (elements 0-63 of a half) wants bits 0-1 / 2-3 of qh at bits 4-5: << 4 / << 2
@@ -508,20 +467,23 @@ INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
      * chunk B (elements 64-127) wants bits 4-5 / 6-7 at 4-5: >> 0 / >> 2 */
     const __m512i shA = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
     const __m512i shB = _mm512_inserti64x4(_mm512_set1_epi16(0), _mm256_set1_epi16(2), 1);
-    /* 128-bit lane k of chunk A is sub-block 8h + k (16 elements), of chunk B 8h + 4 + k */
-    const __m512i ip = PICKAB(0, 4, 1, 5, 2, 6, 3, 7);
+    /* activation scales per 32 -> per 16 (each twice) */
+    const __m512i dup = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
     for (int64_t sb = 0; sb < nsb; sb++) {
-        __m256i s16[4];
-        __m512i iacc[4][4];
-        float dw[4];
+        __m512 scf[4];
         UNROLL for (int r = 0; r < R; r++) {
             const fg_block_q6_k *q = (const fg_block_q6_k *)wr[r] + sb;
-            s16[r] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)q->scales));
-            dw[r] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(q->d)));
-            UNROLL for (int t = 0; t < T; t++) iacc[r][t] = _mm512_setzero_si512();
+            __m512 s = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)q->scales)));
+            scf[r] = _mm512_mul_ps(s, _mm512_set1_ps(_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(q->d)))));
         }
         UNROLL for (int h = 0; h < 2; h++) {
-            __m512i wa[4], wb[4], sp[4];
+            /* lanes 4j..4j+3 <- sub-block 8h + j (A) or 8h + 4 + j (B) */
+            const int a = 8 * h, b = 8 * h + 4;
+            const __m512i ia = _mm512_set_epi32(a + 3, a + 3, a + 3, a + 3, a + 2, a + 2, a + 2, a + 2, a + 1, a + 1,
+                                                a + 1, a + 1, a, a, a, a);
+            const __m512i ib = _mm512_set_epi32(b + 3, b + 3, b + 3, b + 3, b + 2, b + 2, b + 2, b + 2, b + 1, b + 1,
+                                                b + 1, b + 1, b, b, b, b);
+            __m512i wa[4], wb[4];
             UNROLL for (int r = 0; r < R; r++) {
                 const fg_block_q6_k *q = (const fg_block_q6_k *)wr[r] + sb;
                 /* every line of the 210-byte block */
@@ -535,23 +497,19 @@ INLINE void q6_k_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
                 /* (lo & 15) | high bits */
                 wa[r] = _mm512_ternarylogic_epi32(ql, m4, ha, 0xEA);
                 wb[r] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), m4, hb, 0xEA);
-                sp[r] = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(h ? _mm256_extracti128_si256(s16[r], 1)
-                                                                     : _mm256_castsi256_si128(s16[r])),
-                                            ip);
             }
             UNROLL for (int t = 0; t < T; t++) {
                 const int8_t *xp = xq[t] + sb * 256 + 128 * h;
-                const __m512i xa = _mm512_loadu_si512(xp), xbv = _mm512_loadu_si512(xp + 64);
-                UNROLL for (int r = 0; r < R; r++) iacc[r][t] = kq_dots(iacc[r][t], wa[r], xa, wb[r], xbv, sp[r]);
-            }
-        }
-        UNROLL for (int t = 0; t < T; t++) {
-            const __m256i bs = _mm256_loadu_si256((const __m256i *)(xk_bs(xbase[t], cols) + sb * 16));
-            const float dx = xd[t][sb];
-            UNROLL for (int r = 0; r < R; r++) {
-                const __m256i off = _mm256_slli_epi32(_mm256_madd_epi16(bs, s16[r]), 5);
-                const __m512i dot = _mm512_sub_epi32(iacc[r][t], _mm512_zextsi256_si512(off));
-                acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_set1_ps(dw[r] * dx), acc[r][t]);
+                const __m512i xa = _mm512_loadu_si512(xp), xb = _mm512_loadu_si512(xp + 64);
+                const __m512i inia = offset_init(xa, k32), inib = offset_init(xb, k32);
+                const __m512 dx16 = _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(_mm256_loadu_ps(xd[t] + sb * 8)));
+                UNROLL for (int r = 0; r < R; r++) {
+                    const __m512 pr = _mm512_mul_ps(scf[r], dx16);
+                    __m512i da = dpbusd(inia, wa[r], xa);
+                    __m512i db = dpbusd(inib, wb[r], xb);
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(da), _mm512_permutexvar_ps(ia, pr), acc[r][t]);
+                    acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(db), _mm512_permutexvar_ps(ib, pr), acc[r][t]);
+                }
             }
         }
     }
@@ -635,55 +593,14 @@ static void xq_row(fg_dtype dt, const float *x, int64_t cols, uint8_t *dst)
     }
 }
 
-/* xk of one row (the K-quant layout above): per super-block d = max|x| / 127 and
- * q = round(x / d) in the dtype's order, then the sums of q per 16 in natural order. */
-static void xk_row(fg_dtype dt, const float *x, int64_t cols, uint8_t *dst)
-{
-    int8_t *q = (int8_t *)dst;
-    const int64_t nb = cols / 32;
-    float *d = (float *)(dst + cols);
-    int16_t *bs = (int16_t *)(dst + cols + cols / 64); /* Q6_K */
-    float *sums = (float *)(dst + cols + cols / 64);   /* Q4_K, Q5_K */
-    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
-    for (int64_t sb = 0; sb < cols / 256; sb++) {
-        const float *xs = x + 256 * sb;
-        __m512 a = _mm512_setzero_ps();
-        for (int i = 0; i < 16; i++) a = _mm512_max_ps(a, _mm512_and_ps(_mm512_loadu_ps(xs + 16 * i), absmask));
-        float amax = _mm512_reduce_max_ps(a);
-        float db = amax / 127.0f, id = db > 0 ? 1.0f / db : 0.0f;
-        const __m512 vid = _mm512_set1_ps(id);
-        for (int b = 0; b < 8; b++) { /* rounding as in xq_row; |x * id| <= 127 */
-            __m512i v0 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xs + 32 * b), vid));
-            __m512i v1 = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xs + 32 * b + 16), vid));
-            _mm_storeu_si128((__m128i *)(q + xq_dest(dt, 8 * sb + b, 0, nb)), _mm512_cvtsepi32_epi8(v0));
-            _mm_storeu_si128((__m128i *)(q + xq_dest(dt, 8 * sb + b, 1, nb)), _mm512_cvtsepi32_epi8(v1));
-            if (dt == FG_DT_Q6_K) {
-                bs[16 * sb + 2 * b] = (int16_t)_mm512_reduce_add_epi32(v0);
-                bs[16 * sb + 2 * b + 1] = (int16_t)_mm512_reduce_add_epi32(v1);
-            } else {
-                sums[8 * sb + b] = db * (float)_mm512_reduce_add_epi32(_mm512_add_epi32(v0, v1));
-            }
-        }
-        d[sb] = db;
-    }
-}
-
 static void prep(const fg_mm_task *t, int ith, int nth)
 {
     if (USE_TOK(t->n)) {
         fg_tok_avx512_prep(t, ith, nth);
         return;
     }
-    const fg_dtype dt = t->w->dtype;
     for (int i = ith; i < t->n; i += nth)
-        (is_kquant(dt) ? xk_row : xq_row)(dt, t->x + (size_t)i * t->w->cols, t->w->cols,
-                                          t->xq + (size_t)i * t->xq_stride);
-}
-
-/* How activations are rounded (matmul-impl.h): per super-block for the K-quant row tiles. */
-static int act_block(fg_dtype dt, int n)
-{
-    return is_kquant(dt) && !USE_TOK(n) ? 256 : 32;
+        xq_row(t->w->dtype, t->x + (size_t)i * t->w->cols, t->w->cols, t->xq + (size_t)i * t->xq_stride);
 }
 
 const fg_mm_kernels FG_MM_AVX512_KERNELS = {
@@ -694,6 +611,5 @@ const fg_mm_kernels FG_MM_AVX512_KERNELS = {
     },
     .prep_bytes = prep_bytes,
     .prep = prep,
-    .act_block = act_block,
     .row_align = 4,
 };
