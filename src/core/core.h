@@ -107,9 +107,10 @@ void fg_matmul_group(int nm, const fg_mat *const w[], const float *x, int n, flo
 void fg_matmul_group_then(int nm, const fg_mat *const w[], const float *x, int n, float *const y[], fg_pool *pool,
                           void *work, int nn, const fg_mat *const next[]);
 /* A gated feed-forward's first half: y_gate = silu(X · gateᵀ) * (X · upᵀ), y_up left
- * holding X · upᵀ. gate and up have the same rows; each thread combines the rows it
- * computed of both (the combination costs no pass of its own on the token's serial
- * path). next as above. */
+ * holding X · upᵀ. gate and up have the same rows. In a batch each thread combines the
+ * rows it computed of both (no pass of its own on the serial path); in decode (shared
+ * tiles, up to 4 tokens) the two stream as one range and the calling thread combines
+ * them after the job. next as above. */
 void fg_matmul_glu_then(const fg_mat *gate, const fg_mat *up, const float *x, int n, float *y_gate, float *y_up,
                         fg_pool *pool, void *work, int nn, const fg_mat *const next[]);
 
