@@ -59,7 +59,7 @@ static void bench(fg_pool *pool, fg_dtype dt, int64_t rows, int64_t cols, double
     const int n_pre = 64;
     float *x = malloc(sizeof(float) * (size_t)(cols * n_pre));
     float *y = malloc(sizeof(float) * (size_t)(rows * n_pre));
-    size_t ws = fg_matmul_work_size(dt, cols, n_pre);
+    size_t ws = fg_matmul_work_size(dt, cols, n_pre, fg_pool_size(pool));
     void *work = ws ? malloc(ws) : NULL;
     if (!w || !row || !x || !y || (ws && !work)) {
         fprintf(stderr, "out of memory\n");
@@ -140,7 +140,7 @@ static void bench_model(fg_pool *pool, fg_dtype dt)
         total += b;
     }
     float *x = calloc(151936, sizeof(float)), *y = calloc(151936, sizeof(float));
-    void *work = malloc(fg_matmul_work_size(dt, 4864, 1) + 4096);
+    void *work = malloc(fg_matmul_work_size(dt, 4864, 1, fg_pool_size(pool)) + 4096);
     double times[20];
     for (int it = 0; it < 20; it++) {
         double t0 = now_s();

@@ -91,7 +91,7 @@ static bool quant_activations(fg_isa isa, fg_dtype dt)
 static double check_case(const weights *w, const float *x, int n, fg_pool *pool, fg_isa isa, const char *what)
 {
     const int64_t rows = w->m.rows, cols = w->m.cols;
-    size_t ws = fg_matmul_work_size(w->m.dtype, cols, n);
+    size_t ws = fg_matmul_work_size(w->m.dtype, cols, n, fg_pool_size(pool));
     void *work = ws ? malloc(ws) : NULL;
     float *y = malloc(sizeof(float) * (size_t)(n * rows));
     assert_non_null(y);
@@ -335,7 +335,7 @@ static void test_group(void **state)
                         yb[i] = malloc(sizeof(float) * (size_t)(n * shapes[sh][i]));
                         assert_true(ya[i] && yb[i]);
                         for (int64_t e = 0; e < n * shapes[sh][i]; e++) ya[i][e] = yb[i][e] = NAN;
-                        size_t s1 = fg_matmul_work_size(types[ty][i], cols, n);
+                        size_t s1 = fg_matmul_work_size(types[ty][i], cols, n, 3);
                         if (s1 > ws) ws = s1;
                     }
                     void *work = ws ? malloc(ws) : NULL;
@@ -381,7 +381,7 @@ static void test_shared_tiles(void **state)
                 mats[i] = &w[i].m;
             }
             for (int n = 1; n <= 4; n += 3) {
-                size_t ws = fg_matmul_work_size(types[ty], cols, n);
+                size_t ws = fg_matmul_work_size(types[ty], cols, n, 5);
                 void *work = ws ? malloc(ws) : NULL;
                 float *x = make_x(n, cols), *want[2], *got[2];
                 for (int i = 0; i < 2; i++) {
@@ -441,7 +441,7 @@ static void test_glu(void **state)
             const int ns[] = {1, 4, 13};
             for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
                 const int n = ns[ni];
-                size_t ws = fg_matmul_work_size(types[ty], cols, n);
+                size_t ws = fg_matmul_work_size(types[ty], cols, n, 5);
                 void *work = ws ? malloc(ws) : NULL;
                 float *x = make_x(n, cols);
                 size_t ny = (size_t)n * (size_t)rows;
@@ -507,7 +507,7 @@ static void test_mixed_group(void **state)
                 const int n = ns[ni];
                 size_t ws = 0;
                 for (int i = 0; i < 3; i++) {
-                    size_t s = fg_matmul_work_size(sets[set][i], cols, n);
+                    size_t s = fg_matmul_work_size(sets[set][i], cols, n, 5);
                     if (s > ws) ws = s;
                 }
                 void *work = malloc(ws);
@@ -565,22 +565,27 @@ static void test_dispatch(void **state)
     assert_int_equal(fg_isa_force(FG_ISA_SCALAR), FG_OK);
     assert_int_equal(fg_isa_active(), FG_ISA_SCALAR);
     /* float weights never need scratch; quantized ones need it for any SIMD path */
-    assert_int_equal(fg_matmul_work_size(FG_DT_F32, 512, 8), 0);
-    assert_int_equal(fg_matmul_work_size(FG_DT_Q8_0, 100, 8), 0); /* not a block multiple */
+    assert_int_equal(fg_matmul_work_size(FG_DT_F32, 512, 8, 4), 0);
+    assert_int_equal(fg_matmul_work_size(FG_DT_Q8_0, 100, 8, 4), 0); /* not a block multiple */
     if (fg_isa_supported(FG_ISA_AVX2) || fg_isa_supported(FG_ISA_AVX512) || fg_isa_supported(FG_ISA_NEON))
-        assert_true(fg_matmul_work_size(FG_DT_Q4_K, 512, 8) >= 8 * 512);
-    /* a buffer sized for n serves every smaller n: the size never shrinks as n grows */
+        assert_true(fg_matmul_work_size(FG_DT_Q4_K, 512, 8, 1) >= 8 * 512);
+    /* a buffer sized for n tokens and t threads serves every smaller n and t: the size
+     * never shrinks as either grows */
     const int64_t cols[] = {32, 64, 256, 4864};
     for (size_t d = 0; d < FG_DT_COUNT; d++)
-        for (size_t c = 0; c < 4; c++) {
-            size_t prev = 0;
-            for (int n = 1; n <= 70; n++) {
-                size_t s = fg_matmul_work_size((fg_dtype)d, cols[c], n);
-                if (s < prev) fail_msg("%s cols %lld: work size shrinks from %zu to %zu at n = %d",
-                                       fg_dtype_name((fg_dtype)d), (long long)cols[c], prev, s, n);
-                prev = s;
+        for (size_t c = 0; c < 4; c++)
+            for (int t = 1; t <= 9; t += 4) {
+                size_t prev = 0;
+                for (int n = 1; n <= 70; n++) {
+                    size_t s = fg_matmul_work_size((fg_dtype)d, cols[c], n, t);
+                    if (s < prev) fail_msg("%s cols %lld, %d threads: work size shrinks from %zu to %zu at n = %d",
+                                           fg_dtype_name((fg_dtype)d), (long long)cols[c], t, prev, s, n);
+                    if (t > 1 && s < fg_matmul_work_size((fg_dtype)d, cols[c], n, t - 4))
+                        fail_msg("%s cols %lld, n %d: work size shrinks with more threads (%d)",
+                                 fg_dtype_name((fg_dtype)d), (long long)cols[c], n, t);
+                    prev = s;
+                }
             }
-        }
 }
 
 /* Without a work buffer the SIMD paths fall back to the exact (scalar) computation;

@@ -86,12 +86,14 @@ int fg_physical_cores(void);
 /* ---- kernels ----------------------------------------------------------------------
  * Y = X · Wᵀ: X is [n x w->cols] float32 (row i at x + i*w->cols), Y is [n x w->rows]
  * float32 (row i at y + i*w->rows). Rows of W are split over the pool's threads.
- * `work` is scratch of at least fg_matmul_work_size(w->dtype, w->cols, n) bytes (used
- * to hold X converted/quantized for the weight type); it may be NULL when that is 0.
- * A buffer sized for n tokens serves any call with fewer tokens (the size grows with n).
+ * `work` is scratch of at least fg_matmul_work_size(w->dtype, w->cols, n, threads) bytes
+ * (used to hold X converted/quantized for the weight type; for a few tokens on several
+ * threads, once per thread); it may be NULL when that is 0. A buffer sized for n tokens
+ * and a pool of `threads` serves any call with fewer tokens on that pool or a smaller one
+ * (the size grows with both).
  * Without it (NULL) quantized weights take the exact scalar path (slow). Invalid shapes
  * (cols not a multiple of the block, row_stride too small) fill Y with NaN. */
-size_t fg_matmul_work_size(fg_dtype dt, int64_t cols, int n);
+size_t fg_matmul_work_size(fg_dtype dt, int64_t cols, int n, int threads);
 void fg_matmul(const fg_mat *w, const float *x, int n, float *y, fg_pool *pool, void *work);
 /* Y_i = X · W_iᵀ for nm matrices applied to the same X (attention's q, k, v; the
  * feed-forward's gate and up): with one column count (and at most FG_MM_GROUP of them;

@@ -132,7 +132,7 @@ static void predict(const fg_model *m, const fg_plan_params *p, int quant, int64
         mats_stored += stored;
         mats_planned += planned;
         out->weights_by_type[dt] += planned;
-        size_t wk = fg_matmul_work_size(dt, w->cols, p->n_batch);
+        size_t wk = fg_matmul_work_size(dt, w->cols, p->n_batch, nth);
         if (wk > work) work = wk;
     }
     int64_t vectors = all_tensors - mats_stored; /* norms, biases, rope factors: kept as stored */

@@ -112,11 +112,11 @@ fg_status fg_session_create(fg_model *m, const fg_session_params *params, fg_ses
         const fg_layer *l = &m->layers[L];
         const fg_mat *lm[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up, &l->w_down};
         for (size_t i = 0; i < sizeof lm / sizeof lm[0]; i++) {
-            size_t w = fg_matmul_work_size(lm[i]->dtype, lm[i]->cols, s->n_batch);
+            size_t w = fg_matmul_work_size(lm[i]->dtype, lm[i]->cols, s->n_batch, nth);
             if (w > work) work = w;
         }
     }
-    size_t w_out = fg_matmul_work_size(m->output.dtype, m->output.cols, s->n_batch);
+    size_t w_out = fg_matmul_work_size(m->output.dtype, m->output.cols, s->n_batch, nth);
     if (w_out > work) work = w_out;
     size_t sizes[SCRATCH_BUFS];
     size_t total = fg_scratch_layout(hp, s->n_batch, work, sizes);
