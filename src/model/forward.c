@@ -18,10 +18,9 @@
 #include <math.h>
 #include <string.h>
 
-static void add_bias(float *y, const float *b, int64_t B, int64_t n)
+static void add_bias(float *y, const float *b, int64_t n)
 {
-    for (int64_t t = 0; t < B; t++)
-        for (int64_t i = 0; i < n; i++) y[t * n + i] += b[i];
+    for (int64_t i = 0; i < n; i++) y[i] += b[i];
 }
 
 static void head_norm(float *v, const float *w, int64_t rows, int64_t hd, float eps)
@@ -42,29 +41,59 @@ static void rope_table(fg_session *s, int64_t pos0, int64_t B)
         }
 }
 
-static void rope_apply(const fg_session *s, float *v, int64_t B, int64_t n_heads)
+/* rope on n_heads consecutive heads of token t (x: the first) */
+static void rope_heads(const fg_session *s, float *x, int64_t t, int64_t n_heads)
 {
     const fg_hparams *hp = &s->model->hp;
     int64_t hd = hp->head_dim, half = hd / 2;
     /* half-split: pair (i, i+half); interleaved: pair (2i, 2i+1) */
     int64_t stride = hp->rope_interleaved ? 2 : 1, off = hp->rope_interleaved ? 1 : half;
-    for (int64_t t = 0; t < B; t++) {
-        const float *cs = s->rope_cs + t * half * 2;
-        for (int64_t h = 0; h < n_heads; h++) {
-            float *x = v + (t * n_heads + h) * hd;
-            for (int64_t i = 0; i < half; i++) {
-                float c = cs[2 * i], sn = cs[2 * i + 1];
-                float *a = x + i * stride, *b = a + off;
-                float x0 = *a, x1 = *b;
-                *a = x0 * c - x1 * sn;
-                *b = x0 * sn + x1 * c;
-            }
+    const float *cs = s->rope_cs + t * half * 2;
+    for (int64_t h = 0; h < n_heads; h++, x += hd)
+        for (int64_t i = 0; i < half; i++) {
+            float c = cs[2 * i], sn = cs[2 * i + 1];
+            float *a = x + i * stride, *b = a + off;
+            float x0 = *a, x1 = *b;
+            *a = x0 * c - x1 * sn;
+            *b = x0 * sn + x1 * c;
         }
+}
+
+/* What follows the q/k/v products for token t of the chunk and kv head kh: the biases,
+ * Qwen3's per-head norms and rope on the query heads of the group and on the key head,
+ * then the key and value rows of that head stored in the cache at pos0 + t. Per (token,
+ * kv head), so that in decode the attention task of a head does it itself (on the thread
+ * that reads them next; no serial step between the products and the attention). */
+static void qkv_finish(fg_session *s, const fg_layer *l, int64_t layer, int64_t pos0, int64_t t, int64_t kh)
+{
+    const fg_hparams *hp = &s->model->hp;
+    const int64_t hd = hp->head_dim, nh = hp->n_head, nkv = hp->n_head_kv, group = nh / nkv;
+    float *q = s->q + (t * nh + kh * group) * hd, *k = s->k + (t * nkv + kh) * hd, *v = s->v + (t * nkv + kh) * hd;
+    if (hp->has_qkv_bias) {
+        add_bias(q, l->bq + kh * group * hd, group * hd);
+        add_bias(k, l->bk + kh * hd, hd);
+        add_bias(v, l->bv + kh * hd, hd);
+    }
+    if (hp->has_qk_norm) {
+        head_norm(q, l->q_norm, group, hd, (float)hp->norm_eps);
+        head_norm(k, l->k_norm, 1, hd, (float)hp->norm_eps);
+    }
+    rope_heads(s, q, t, group);
+    rope_heads(s, k, t, 1);
+    const size_t off = (size_t)(pos0 + t) * s->kv_row_bytes + fg_row_bytes(s->kv_type, kh * hd);
+    uint8_t *kr = s->k_cache[layer].base + off, *vr = s->v_cache[layer].base + off;
+    if (s->kv_type == FG_DT_F32) {
+        memcpy(kr, k, (size_t)hd * sizeof(float));
+        memcpy(vr, v, (size_t)hd * sizeof(float));
+    } else { /* a head is whole blocks of the cache type (checked at session creation) */
+        fg_quantize_row(s->kv_type, k, kr, hd);
+        fg_quantize_row(s->kv_type, v, vr, hd);
     }
 }
 
 typedef struct attn_job {
     fg_session *s;
+    const fg_layer *l;
     int64_t layer, pos0, B;
 } attn_job;
 
@@ -107,6 +136,9 @@ static void attn_task(void *arg, int ith, int nth)
          * keys' work, and the walks below prefetch ahead (see fg_vec_prefetch_rows) */
         fg_vec_prefetch_rows(K + head_off, s->kv_row_bytes, n_keys, head_bytes);
         fg_vec_prefetch_rows(V + head_off, s->kv_row_bytes, n_keys, head_bytes);
+        /* one token: this task alone reads its head's q, k, v and its new cache rows (a
+         * batch's later tokens read the earlier ones' rows: finished before the job) */
+        if (j->B == 1) qkv_finish(s, j->l, j->layer, j->pos0, t, kh);
         if (direct) {
             fg_vec_dot_rows(q0, group, K + head_off, s->kv_type, s->kv_row_bytes, n_keys, hd, scale, sc);
         } else {
@@ -132,17 +164,6 @@ static void attn_task(void *arg, int ith, int nth)
     }
 }
 
-/* Appends B rows of k/v (float32) to the cache at pos0, in the cache's type. */
-static void cache_store(fg_session *s, uint8_t *base, const float *src, int64_t pos0, int64_t B)
-{
-    int64_t kvw = s->model->hp.n_head_kv * s->model->hp.head_dim;
-    for (int64_t t = 0; t < B; t++) {
-        uint8_t *row = base + (size_t)(pos0 + t) * s->kv_row_bytes;
-        if (s->kv_type == FG_DT_F32) memcpy(row, src + t * kvw, (size_t)kvw * sizeof(float));
-        else fg_quantize_row(s->kv_type, src + t * kvw, row, kvw);
-    }
-}
-
 /* y = x·wᵀ, naming the nn matrices multiplied next (their shares are prefetched while
  * the threads wait: see fg_matmul_group_then) */
 static void mm(fg_session *s, const fg_mat *w, const float *x, int64_t B, float *y, int nn, const fg_mat *const next[])
@@ -156,7 +177,7 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
 {
     const fg_model *m = s->model;
     const fg_hparams *hp = &m->hp;
-    int64_t E = hp->n_embd, hd = hp->head_dim, Q = hp->n_head * hd, KV = hp->n_head_kv * hd;
+    int64_t E = hp->n_embd;
     float eps = (float)hp->norm_eps;
 
     for (int64_t t = 0; t < B; t++)
@@ -188,20 +209,10 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
             float *y3[3] = {s->q, s->k, s->v};
             fg_matmul_group_then(3, w3, s->h, (int)B, y3, s->pool, s->work, 1, (const fg_mat *const[]){&l->wo});
         }
-        if (hp->has_qkv_bias) {
-            add_bias(s->q, l->bq, B, Q);
-            add_bias(s->k, l->bk, B, KV);
-            add_bias(s->v, l->bv, B, KV);
-        }
-        if (hp->has_qk_norm) {
-            head_norm(s->q, l->q_norm, B * hp->n_head, hd, eps);
-            head_norm(s->k, l->k_norm, B * hp->n_head_kv, hd, eps);
-        }
-        rope_apply(s, s->q, B, hp->n_head);
-        rope_apply(s, s->k, B, hp->n_head_kv);
-        cache_store(s, s->k_cache[L].base, s->k, pos0, B);
-        cache_store(s, s->v_cache[L].base, s->v, pos0, B);
-        attn_job job = {s, L, pos0, B};
+        if (B > 1)
+            for (int64_t t = 0; t < B; t++)
+                for (int64_t kh = 0; kh < hp->n_head_kv; kh++) qkv_finish(s, l, L, pos0, t, kh);
+        attn_job job = {s, l, L, pos0, B};
         fg_pool_run(s->pool, attn_task, &job);
         mm(s, &l->wo, s->att, B, s->h, 2, w2);
         for (int64_t i = 0; i < B * E; i++) s->x[i] += s->h[i];
