@@ -5,7 +5,8 @@
  * each taken by one thread, so each weight byte is read by exactly one thread and
  * nothing is shared in the inner loops; for decode, threads that finish early take
  * tiles from the others (see mm_job). For quantized weights the SIMD paths first
- * quantize X into `work` (one pass, tokens split over the threads), then compute. A
+ * quantize X into `work` (one pass, tokens split over the threads; in decode, each thread
+ * its own copy at the start of its job), then compute. A
  * call may name the matrices that follow, which each thread, done with its rows,
  * queues for prefetch while it waits (fg_prefetch_queue).
  *
@@ -202,8 +203,9 @@ static size_t prep_size(const fg_mm_kernels *k, fg_dtype dt, int64_t cols, int n
  * in `work` (at most FG_MM_GROUP of them); larger calls go one matrix at a time. */
 #define MIXED_MAX_TOKENS 4
 
-/* Threads that share a decode call's tiles out (see mm_job) each prepare X themselves,
- * into their own part of `work` (see group_then); more threads than this take turns. */
+/* Up to STEAL_MAX_TOKENS tokens on 2 to STEAL_MAX_THREADS threads, the tiles are shared
+ * out (see mm_job) and each thread prepares X itself, into its own part of `work` (see
+ * group_then); larger pools split such calls as batches, with one preparation. */
 #define STEAL_MAX_TOKENS 4
 #define STEAL_MAX_THREADS 64
 
