@@ -44,6 +44,9 @@ check shape "$tmp/b.json" "d['n_prompt'] == 16 and d['n_gen'] == 4 and d['reps']
 check type "$tmp/b.json" "d['weight_type'] == 'q8_0' and d['arch'] == 'qwen2'"
 check memory "$tmp/b.json" "d['peak_rss'] > d['file_size'] > 0 and d['kv_used'] > 0 and d['overhead'] == d['peak_rss'] - d['file_size'] - d['kv_used']"
 check breakdown "$tmp/b.json" "d['breakdown']['kernel']['vm_hwm'] == d['peak_rss']"
+# the file's share on 2 MiB pages: FilePmdMapped of the process (this small file: none or
+# all of its 2 MiB-aligned streamed ranges), or null where the kernel does not report it
+check pages "$tmp/b.json" "d['file_pmd_mapped'] is None or (0 <= d['file_pmd_mapped'] <= d['file_size'] and d['file_pmd_mapped'] % (2 << 20) == 0 and d['file_pmd_mapped'] == d['breakdown']['smaps_rollup']['file_pmd'])"
 # one bandwidth figure per repetition (the better of those measured before and after it);
 # each repetition's decode is compared with its own ceiling, the fraction is their median
 check ceiling "$tmp/b.json" "len(d['bandwidth_gb_s_runs']) == 3 and min(d['bandwidth_gb_s_runs']) > 0 and d['bandwidth_gb_s'] == sorted(d['bandwidth_gb_s_runs'])[1] and abs(d['ceiling_tok_s'] - d['bandwidth_gb_s'] * 1e9 / d['weight_bytes_per_token']) < 1e-6 * d['ceiling_tok_s'] and abs(d['ceiling_fraction'] - sorted(d['decode_tok_s']['runs'][i] * d['weight_bytes_per_token'] / (d['bandwidth_gb_s_runs'][i] * 1e9) for i in range(3))[1]) < 1e-9"
@@ -72,7 +75,7 @@ check quant "$tmp/b5.json" "d['weight_type'] == 'q8_0' and d['weight_bytes'] < d
 
 # ---- text output -------------------------------------------------------------------------
 timeout 120 "$frugal" bench "$q8" -p 8 -n 2 -r 1 --ctx 32 --no-bandwidth -v >"$tmp/t.txt" 2>"$tmp/err" || fail "bench text"
-for w in prefill decode "first tok" "peak RSS" unaccounted; do
+for w in prefill decode "first tok" "peak RSS" unaccounted "on 2 MiB pages"; do
   grep -q "$w" "$tmp/t.txt" || fail "bench text output lacks '$w'"
 done
 

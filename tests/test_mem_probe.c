@@ -115,6 +115,7 @@ static void test_smaps_rollup_fake(void **state)
         "Shared_Clean:       1496 kB\nShared_Dirty:          0 kB\nPrivate_Clean:         0 kB\n"
         "Private_Dirty:       116 kB\nReferenced:         1612 kB\nAnonymous:           116 kB\n"
         "KSM:                   0 kB\nLazyFree:              0 kB\nAnonHugePages:      2048 kB\n"
+        "ShmemPmdMapped:        0 kB\nFilePmdMapped:      4096 kB\n"
         "Swap:                 12 kB\nSwapPss:               6 kB\nLocked:                0 kB\n");
     fg_probe_roots roots = {.proc = root};
     fg_smaps_rollup s;
@@ -127,6 +128,7 @@ static void test_smaps_rollup_fake(void **state)
     assert_int_equal(s.private_dirty, 116 * KIB);
     assert_int_equal(s.anonymous, 116 * KIB);
     assert_int_equal(s.anon_huge, 2048 * KIB);
+    assert_int_equal(s.file_pmd, 4096 * KIB);
     assert_int_equal(s.swap, 12 * KIB);
     assert_int_equal(s.swap_pss, 6 * KIB);
     assert_int_equal(s.locked, 0);

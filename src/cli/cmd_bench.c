@@ -99,6 +99,16 @@ static void print_text(const fg_bench_result *r, bool verbose)
            r->converted ? "converted weights" : "file",
            fg_mem_fmt_bytes(r->converted ? r->weight_bytes : r->file_size, b, sizeof b), fg_mem_fmt_bytes(r->kv_used, c, sizeof c),
            r->overhead >= 0 ? "+" : "-", fg_mem_fmt_bytes(r->overhead >= 0 ? r->overhead : -r->overhead, d, sizeof d));
+    /* the weights stream on 2 MiB pages when the page cache holds the file in 2 MiB folios
+     * (the loader asks for them); a file cached in smaller pieces streams a few per cent
+     * slower (bench/RESULTS.md), which explains a run slower than the last one */
+    if (r->file_pmd >= 0 && !r->converted) {
+        printf("pages      %s of the file on 2 MiB pages", fg_mem_fmt_bytes(r->file_pmd, a, sizeof a));
+        if (r->file_pmd * 2 < r->file_size && r->file_size >= ((int64_t)64 << 20))
+            printf(" (the page cache holds the rest in smaller pieces; dropping the file from the cache, e.g. "
+                   "`dd if=%s iflag=nocache count=0`, lets the next load read it back in 2 MiB pieces)", r->model);
+        printf("\n");
+    }
     if (verbose) {
         char buf[4096];
         fg_mem_breakdown_format(&r->breakdown, buf, sizeof buf);

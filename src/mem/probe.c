@@ -176,7 +176,7 @@ fg_status fg_probe_proc(const fg_probe_roots *roots, int pid, fg_proc_mem *out)
 fg_status fg_probe_smaps_rollup(const fg_probe_roots *roots, int pid, fg_smaps_rollup *out)
 {
     if (!out) return fg_error(FG_ERR_ARG, "fg_probe_smaps_rollup: NULL output");
-    *out = (fg_smaps_rollup){-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+    *out = (fg_smaps_rollup){-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
     char path[1024], buf[8192];
     pid_path(path, sizeof path, roots, pid, "smaps_rollup");
     if (fg_probe_read(path, buf, sizeof buf) < 0)
@@ -193,6 +193,7 @@ fg_status fg_probe_smaps_rollup(const fg_probe_roots *roots, int pid, fg_smaps_r
         {"Private_Dirty", &out->private_dirty},
         {"Anonymous", &out->anonymous},
         {"AnonHugePages", &out->anon_huge},
+        {"FilePmdMapped", &out->file_pmd},
         {"Swap", &out->swap},
         {"SwapPss", &out->swap_pss},
         {"Locked", &out->locked},

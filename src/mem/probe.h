@@ -58,6 +58,7 @@ typedef struct fg_smaps_rollup {
     int64_t rss, pss, pss_anon, pss_file, pss_shmem;
     int64_t shared_clean, shared_dirty, private_clean, private_dirty;
     int64_t anonymous, anon_huge, swap, swap_pss, locked;
+    int64_t file_pmd;  /* FilePmdMapped: file pages mapped 2 MiB at a time (-1: not reported) */
 } fg_smaps_rollup;
 fg_status fg_probe_smaps_rollup(const fg_probe_roots *roots, int pid, fg_smaps_rollup *out);
 

@@ -271,6 +271,7 @@ cJSON *fg_mem_breakdown_json(const fg_mem_breakdown *b)
         num(o, "private_dirty", s->private_dirty, &ok);
         num(o, "anonymous", s->anonymous, &ok);
         num(o, "anon_huge", s->anon_huge, &ok);
+        num(o, "file_pmd", s->file_pmd, &ok);
         num(o, "swap", s->swap, &ok);
         num(o, "locked", s->locked, &ok);
     }

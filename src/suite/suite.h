@@ -105,6 +105,8 @@ typedef struct fg_bench_result {
     bool converted;             /* weights converted while loading (--quant): owned, not the file */
     int64_t overhead;           /* peak_rss - kv_used - file_size, or - weight_bytes when converted
                                  * (the converted weights are what stays resident) */
+    int64_t file_pmd;           /* bytes of the model file this process maps on 2 MiB pages at
+                                 * the end (smaps_rollup FilePmdMapped); -1 when not reported */
     fg_mem_breakdown breakdown; /* at the end, model and session still loaded */
 } fg_bench_result;
 
