@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct bench_cli {
@@ -102,11 +103,15 @@ static void print_text(const fg_bench_result *r, bool verbose)
     /* the weights stream on 2 MiB pages when the page cache holds the file in 2 MiB folios
      * (the loader asks for them); a file cached in smaller pieces streams a few per cent
      * slower (bench/RESULTS.md), which explains a run slower than the last one */
-    if (r->file_pmd >= 0 && !r->converted) {
-        printf("pages      %s of the file on 2 MiB pages", fg_mem_fmt_bytes(r->file_pmd, a, sizeof a));
-        if (r->file_pmd * 2 < r->file_size && r->file_size >= ((int64_t)64 << 20))
-            printf(" (the page cache holds the rest in smaller pieces; dropping the file from the cache, e.g. "
-                   "`dd if=%s iflag=nocache count=0`, lets the next load read it back in 2 MiB pieces)", r->model);
+    const int64_t pmd = fg_bench_file_pmd(r);
+    if (pmd >= 0 && !r->converted) {
+        struct stat st;
+        const bool dir = stat(r->model, &st) == 0 && S_ISDIR(st.st_mode);
+        printf("pages      %s of the %s on 2 MiB pages", fg_mem_fmt_bytes(pmd, a, sizeof a), dir ? "files" : "file");
+        if (pmd * 2 < r->file_size && r->file_size >= ((int64_t)64 << 20))
+            printf(" (the page cache holds the rest in smaller pieces; dropping it from the cache, e.g. "
+                   "`dd if=%s iflag=nocache count=0`%s, lets the next load read it back in 2 MiB pieces)",
+                   dir ? "FILE" : r->model, dir ? " for each .safetensors FILE of the directory" : "");
         printf("\n");
     }
     if (verbose) {

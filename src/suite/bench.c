@@ -180,7 +180,6 @@ static void phase(const fg_bench_params *p, const char *name)
 fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
 {
     memset(r, 0, sizeof *r);
-    r->file_pmd = -1;
     if (!p || !p->model) return fg_error(FG_ERR_ARG, "bench: no model");
     if (p->reps < 1 || p->reps > FG_BENCH_MAX_REPS)
         return fg_error(FG_ERR_ARG, "bench: repetitions must be 1..%d (got %d)", FG_BENCH_MAX_REPS, p->reps);
@@ -326,7 +325,6 @@ fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
     phase(p, "done");
     if ((st = fg_mem_breakdown_get(NULL, &r->breakdown))) goto done;
     r->peak_rss = r->breakdown.kernel.vm_hwm;
-    r->file_pmd = r->breakdown.have_smaps ? r->breakdown.smaps.file_pmd : -1;
     r->kv_used = r->breakdown.peak[FG_MEM_KV];
     r->converted = r->breakdown.peak[FG_MEM_WEIGHTS_OWNED] > 0;
     r->overhead = r->peak_rss - (r->converted ? r->weight_bytes : r->file_size) - r->kv_used;
@@ -393,7 +391,7 @@ cJSON *fg_bench_result_json(const fg_bench_result *r)
     cJSON_AddNumberToObject(o, "tokenizer_bytes", (double)r->tokenizer_bytes);
     cJSON_AddNumberToObject(o, "overhead", (double)r->overhead);
     cJSON_AddBoolToObject(o, "converted", r->converted);
-    if (r->file_pmd >= 0) cJSON_AddNumberToObject(o, "file_pmd_mapped", (double)r->file_pmd);
+    if (fg_bench_file_pmd(r) >= 0) cJSON_AddNumberToObject(o, "file_pmd_mapped", (double)fg_bench_file_pmd(r));
     else cJSON_AddNullToObject(o, "file_pmd_mapped");
     cJSON *bd = fg_mem_breakdown_json(&r->breakdown);
     if (bd) cJSON_AddItemToObject(o, "breakdown", bd);

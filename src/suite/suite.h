@@ -105,10 +105,15 @@ typedef struct fg_bench_result {
     bool converted;             /* weights converted while loading (--quant): owned, not the file */
     int64_t overhead;           /* peak_rss - kv_used - file_size, or - weight_bytes when converted
                                  * (the converted weights are what stays resident) */
-    int64_t file_pmd;           /* bytes of the model file this process maps on 2 MiB pages at
-                                 * the end (smaps_rollup FilePmdMapped); -1 when not reported */
     fg_mem_breakdown breakdown; /* at the end, model and session still loaded */
 } fg_bench_result;
+
+/* Bytes of the model's file(s) the process mapped on 2 MiB pages at the end (smaps_rollup
+ * FilePmdMapped, from the breakdown); -1 when the kernel does not report it. */
+static inline int64_t fg_bench_file_pmd(const fg_bench_result *r)
+{
+    return r->breakdown.have_smaps ? r->breakdown.smaps.file_pmd : -1;
+}
 
 /* Loads the model, runs the repetitions, fills r. Errors (model, context too small for
  * prompt + generated tokens, ...) come back as a status with fg_last_error(). */
