@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 4's benchmark set: `frugal bench` on generated Qwen2.5-0.5B and -1.5B shapes in
 # each weight type, 2 threads, --ctx 4096, a 392-token prompt, 128 generated tokens,
-# 3 repetitions (medians, with min-max), the read bandwidth measured around every repetition.
+# 3 repetitions (medians, with min-max), the read bandwidth (the rate at which the threads
+# stream the weights one token reads, in place) measured around every repetition.
 # Writes a Markdown table (and each run's JSON) and prints the table.
 #
 #   bench/bench.sh [-o OUT.md] [-s "qwen2.5-0.5b qwen2.5-1.5b"] [-t "f16 q8_0 q4_k_m"] [-r REPS]
@@ -121,7 +122,7 @@ head = ["# frugal bench", ""]
 if any_d:
     head.append(f"{any_d['n_threads']} threads ({any_d['isa']}), ctx {any_d['n_ctx']}, prompt {any_d['n_prompt']} tokens, "
                 f"{any_d['n_gen']} generated, {any_d['reps']} repetitions (median, min-max); the read bandwidth "
-                f"is measured before and after every repetition, each repetition's decode is compared with the "
+                f"(the rate at which the threads stream the weights a token reads, in place) is measured before and after every repetition, each repetition's decode is compared with the "
                 f"better of the two, and the fraction is the median over repetitions; runs in {dir}")
     head.append("")
 head += ["| shape | type | file | prefill tok/s | decode tok/s | decode vs bandwidth ceiling | first token "

@@ -39,6 +39,8 @@ expect_error fit-no-limit-file "$frugal" suite "$tmp/fit-no-limit.json"
 expect_error bad-quant "$frugal" suite "$tmp/bad-quant.json"
 expect_error quant-with-file "$frugal" suite "$tmp/bad-reps.json" --quant q8_0
 expect_error unwritable-out "$frugal" suite "$q8" --out /proc/frugal-suite-test
+expect_error bad-bandwidth "$frugal" suite "$q8" --bandwidth fast
+expect_error zero-bandwidth "$frugal" suite "$q8" --bandwidth 0
 
 # models that cannot run: the suite still completes and reports each
 timeout 120 "$frugal" suite "$tmp/none.gguf" "$tmp" --no-bandwidth -q --out "$tmp/r" >"$tmp/out" 2>"$tmp/err"
@@ -49,5 +51,11 @@ grep -q "error" "$tmp/out" || fail "suite: no 'error' verdict for a directory th
 for f in report.json report.md report.csv report.html compare.svg; do
   [ -s "$tmp/r/$f" ] || fail "suite: $f not written"
 done
+
+# a given bandwidth reaches every model's bench (which then measures nothing itself)
+timeout 120 "$frugal" suite "$q8" --bandwidth 12.5 -p 8 -n 2 -r 1 --ctx 32 -q --json --out "$tmp/g" >"$tmp/g.json" 2>"$tmp/err" \
+  || fail "suite --bandwidth: $(head -2 "$tmp/err")"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); m=d['models'][0]['bench']; sys.exit(0 if d['bandwidth_gb_s'] == 12.5 and m['bandwidth_gb_s'] == 12.5 and m['ceiling_fraction'] > 0 else 1)" \
+  "$tmp/g.json" || fail "suite --bandwidth: the figure was not handed to the model: $(head -c 300 "$tmp/g.json")"
 
 [ $fails -eq 0 ] && echo "cli_suite: all passed" || { echo "cli_suite: $fails failure(s)"; exit 1; }

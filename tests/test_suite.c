@@ -475,14 +475,14 @@ static void test_suite_end_to_end(void **state)
     assert_int_equal(cJSON_GetArraySize(models), 7);
     int64_t limit = 1LL << 30;
     assert_true(num(cJSON_GetObjectItem(rep, "settings"), "mem_limit") == (double)limit);
-    double bw = num(rep, "bandwidth_gb_s");
-    assert_true(bw > 0);
+    /* no figure given: the report has none, each model measured its own weights' rate */
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(rep, "bandwidth_gb_s")));
 
     const cJSON *m = entry(models, "qwen2-q256-q8_0.gguf");
     check_ran(dir, m, q8, limit);
     assert_string_equal(str(m, "weight_type"), "q8_0");
-    /* the parent's bandwidth figure was handed to the child */
-    assert_true(fabs(num(cJSON_GetObjectItem(m, "bench"), "bandwidth_gb_s") - bw) <= 1e-5 * bw);
+    assert_true(num(cJSON_GetObjectItem(m, "bench"), "bandwidth_gb_s") > 0);
+    assert_true(num(cJSON_GetObjectItem(m, "bench"), "ceiling_fraction") > 0);
     m = entry(models, "qwen2-q256-q4_k_m.gguf");
     check_ran(dir, m, q4, limit);
     assert_string_equal(str(m, "weight_type"), "q4_k_m");

@@ -2,7 +2,8 @@
  *                    [--json] [--memory-report FILE] [--verbose] ...
  *
  * Prefill and decode speed (median of the repetitions, with min/max), time to first
- * token, the machine's read bandwidth and the decode ceiling it implies, peak RSS and
+ * token, the rate at which the threads stream the weights (the read bandwidth for them)
+ * and the decode ceiling it implies, peak RSS and
  * its overhead over file + KV. The measuring is src/suite/bench.c; this file parses
  * options, prints, and speaks the suite's phase protocol (--phase-fd).
  *
@@ -41,8 +42,9 @@ static void usage(void)
            "  --batch N         prefill chunk (default 256)\n"
            "  --quant TYPE      quantize while loading: q8_0, q4_0, q4_k_m, q5_k_m, q6_k, f16, bf16\n"
            "  --seed N          seed of the synthetic prompt (default 1234)\n"
-           "  --bandwidth GB/s  use this read bandwidth instead of measuring it\n"
-           "  --no-bandwidth    do not measure the read bandwidth\n"
+           "  --bandwidth GB/s  use this read bandwidth instead of measuring the rate at which\n"
+           "                    the threads stream the weights a token reads (in place)\n"
+           "  --no-bandwidth    do not measure the read bandwidth (no decode ceiling)\n"
            "  --json            one JSON object on stdout\n"
            "  --memory-report F write the memory timeline (phases load/prefill/decode) and breakdown to F\n"
            "  --phase-fd N      announce phases as lines \"phase NAME\" on file descriptor N (the suite)\n"
@@ -52,10 +54,8 @@ static void usage(void)
 static void on_phase(const char *phase, void *user)
 {
     bench_cli *c = user;
-    if (c->tl && !c->started && strcmp(phase, "bandwidth") && strcmp(phase, "start")) {
-        /* after the bandwidth probe (it forks: no threads of ours yet), before the load */
-        if (fg_timeline_start(c->tl) == FG_OK) c->started = true;
-    }
+    /* the timeline runs from the load on */
+    if (c->tl && !c->started && strcmp(phase, "start") && fg_timeline_start(c->tl) == FG_OK) c->started = true;
     if (c->tl && c->started) fg_timeline_mark(c->tl, phase);
     if (c->phase_fd >= 0) {
         char line[64];
@@ -92,7 +92,7 @@ static void print_text(const fg_bench_result *r, bool verbose)
     printf("first tok  %8.1f ms      (min %.1f, max %.1f)\n", r->ttft_ms.median, r->ttft_ms.min, r->ttft_ms.max);
     if (r->bandwidth_gbs > 0) {
         fg_bench_stat b = fg_bench_stats(r->bandwidth_runs, r->reps);
-        printf("bandwidth  %.2f GB/s (min %.2f, max %.2f): ceiling %.2f tok/s at %s per token; decode at %.1f%% of it\n",
+        printf("bandwidth  %.2f GB/s reading the weights (min %.2f, max %.2f): ceiling %.2f tok/s at %s per token; decode at %.1f%% of it\n",
                b.median, b.min, b.max, r->ceiling_tok_s, fg_mem_fmt_bytes(r->weight_bytes_per_token, a, sizeof a),
                100 * r->ceiling_fraction);
     }

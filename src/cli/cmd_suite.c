@@ -34,6 +34,8 @@ static void usage(void)
            "  --quant TYPE      quantize every model while loading (MODEL... form)\n"
            "  --timeout S       kill a model still running after S seconds (default 600)\n"
            "  --out DIR         report directory (default reports/suite-<date>-<time>)\n"
+           "  --bandwidth GB/s  give every model this read bandwidth (default: each measures the\n"
+           "                    rate at which it streams its own weights)\n"
            "  --no-bandwidth    do not measure the read bandwidth (no decode ceiling)\n"
            "  --json            print report.json instead of the table\n"
            "  -q, --quiet       no progress display\n"
@@ -104,7 +106,8 @@ int cmd_suite(int argc, char **argv)
     const char **models = calloc((size_t)argc, sizeof *models);
     int n_models = 0;
     const char *out_dir = NULL, *quant = NULL;
-    bool json = false, quiet = false, no_bw = false, fit = false;
+    bool json = false, quiet = false, fit = false;
+    double bw = 0; /* > 0 given, 0 each child measures, < 0 none */
     long long v, n_prompt = -1, n_gen = -1, reps = -1, ctx = -1, threads = -1;
     double timeout = -1;
     int64_t limit = -1;
@@ -152,7 +155,17 @@ int cmd_suite(int argc, char **argv)
             NEED_VALUE();
             out_dir = val;
         } else if (!strcmp(a, "--fit")) fit = true;
-        else if (!strcmp(a, "--no-bandwidth")) no_bw = true;
+        else if (!strcmp(a, "--no-bandwidth")) bw = -1;
+        else if (!strcmp(a, "--bandwidth")) {
+            NEED_VALUE();
+            char *end;
+            double g = strtod(val, &end);
+            if (!*val || *end || !(g > 0 && g < 1e5)) {
+                cli_fail("suite: --bandwidth wants GB/s > 0, got '%s'", val);
+                goto out;
+            }
+            bw = g;
+        }
         else if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = true;
         else if (a[0] == '-' && a[1]) {
@@ -197,14 +210,7 @@ int cmd_suite(int argc, char **argv)
     rp.out_dir = dir;
     rp.progress = on_progress;
     rp.user = &ps;
-    rp.bandwidth_gbs = -1; /* none unless measured: children never probe on their own */
-    if (!no_bw) {
-        if (!quiet) fprintf(stderr, "measuring the read bandwidth...%s", ps.tty ? "" : "\n");
-        double bw = fg_bench_read_bandwidth(spec.n_threads, (size_t)256 << 20);
-        if (!quiet && ps.tty) fprintf(stderr, "\r\033[K");
-        if (bw > 0) rp.bandwidth_gbs = bw;
-        else if (!quiet) fprintf(stderr, "frugal: suite: no bandwidth figure: %s\n", fg_last_error());
-    }
+    rp.bandwidth_gbs = bw;
     if ((st = fg_suite_run(&spec, &rp, &rep))) { cli_fail_status(st, "suite"); goto out; }
     if ((st = fg_suite_write_reports(rep, dir))) { cli_fail_status(st, "suite: writing the report"); goto out; }
     if (json) {

@@ -136,9 +136,18 @@ const char *fg_isa_name(fg_isa isa);
 bool fg_isa_supported(fg_isa isa);
 fg_status fg_isa_force(fg_isa isa);
 
-/* Best read bandwidth in GB/s (1e9 bytes/s) over a few passes of all pool threads
- * streaming a fresh buffer of `bytes` (min 1 MiB; use several times the last-level
- * cache); -1 (with fg_last_error) when the buffer cannot be allocated. pool may be NULL. */
+/* Read-rate probes (bandwidth.c). A span is a byte range to read. fg_measure_read_spans:
+ * best rate in GB/s (1e9 bytes/s) over `passes` passes of all pool threads streaming
+ * the spans (each thread a contiguous 1/nth of their concatenation, with the machine's
+ * widest plain loads and software prefetch); -1 (fg_last_error) when there is nothing
+ * to read. fg_measure_read_bandwidth: the same over a fresh buffer of `bytes` (min 1 MiB;
+ * use several times the last-level cache), 5 passes; -1 when it cannot be allocated.
+ * pool may be NULL. */
+typedef struct fg_span {
+    const void *p;
+    size_t bytes;
+} fg_span;
+double fg_measure_read_spans(fg_pool *pool, const fg_span *spans, int n_spans, int passes);
 double fg_measure_read_bandwidth(fg_pool *pool, size_t bytes);
 
 /* ---- small float helpers used by the model (scalar reference; may be vectorised) --- */

@@ -608,15 +608,30 @@ void fg_model_free(fg_model *m)
 
 static uint64_t mat_bytes(const fg_mat *w) { return (uint64_t)w->row_stride * (uint64_t)w->rows; }
 
+/* The matrices one token's forward pass reads, in the order it reads them: each layer's
+ * q, k, v, o, gate, up, down, then the output head. */
+#define MATS_PER_LAYER 7
+static int64_t n_token_mats(const fg_model *m) { return m->hp.n_layer * MATS_PER_LAYER + 1; }
+static const fg_mat *token_mat(const fg_model *m, int64_t i)
+{
+    if (i == m->hp.n_layer * MATS_PER_LAYER) return &m->output;
+    const fg_layer *l = &m->layers[i / MATS_PER_LAYER];
+    const fg_mat *mats[MATS_PER_LAYER] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up, &l->w_down};
+    return mats[i % MATS_PER_LAYER];
+}
+
 uint64_t fg_model_weight_bytes_per_token(const fg_model *m)
 {
-    uint64_t b = mat_bytes(&m->output);
-    for (int64_t L = 0; L < m->hp.n_layer; L++) {
-        const fg_layer *l = &m->layers[L];
-        b += mat_bytes(&l->wq) + mat_bytes(&l->wk) + mat_bytes(&l->wv) + mat_bytes(&l->wo) +
-             mat_bytes(&l->w_gate) + mat_bytes(&l->w_up) + mat_bytes(&l->w_down);
-    }
+    uint64_t b = 0;
+    for (int64_t i = 0; i < n_token_mats(m); i++) b += mat_bytes(token_mat(m, i));
     return b;
+}
+
+int64_t fg_model_weight_spans(const fg_model *m, fg_span *out, int64_t cap)
+{
+    for (int64_t i = 0; i < n_token_mats(m) && i < cap; i++)
+        out[i] = (fg_span){.p = token_mat(m, i)->data, .bytes = (size_t)mat_bytes(token_mat(m, i))};
+    return n_token_mats(m);
 }
 
 uint64_t fg_model_weight_bytes(const fg_model *m)

@@ -55,6 +55,9 @@ const char *fg_model_dir(const fg_model *m);
 /* Bytes of weights the forward pass reads for one token (all matrices but the
  * embedding table, which is read one row at a time), for bandwidth ceilings. */
 uint64_t fg_model_weight_bytes_per_token(const fg_model *m);
+/* Those bytes as the ranges a token's forward pass reads, in its order: fills out[0..cap)
+ * and returns how many there are (n_layer * 7 + 1). */
+int64_t fg_model_weight_spans(const fg_model *m, fg_span *out, int64_t cap);
 /* Total bytes of all weight tensors. */
 uint64_t fg_model_weight_bytes(const fg_model *m);
 
@@ -83,6 +86,10 @@ const int32_t *fg_session_tokens(const fg_session *s);
 int64_t fg_session_common_prefix(const fg_session *s, const int32_t *ids, int64_t n);
 /* Bytes of KV cache one position takes (all layers, K and V). */
 size_t fg_session_kv_bytes_per_token(const fg_session *s);
+/* The rate in GB/s at which the session's threads stream the bytes one token reads
+ * (fg_model_weight_spans, read in place: nothing is allocated but the list of ranges),
+ * best of `passes` passes: the ceiling decode is compared with. -1 with fg_last_error(). */
+double fg_session_weight_read_rate(fg_session *s, int passes);
 
 typedef enum fg_logits_mode {
     FG_LOGITS_NONE = 0,    /* fill the cache only */

@@ -35,6 +35,20 @@ size_t fg_session_kv_bytes_per_token(const fg_session *s)
     return 2 * (size_t)s->model->hp.n_layer * s->kv_row_bytes;
 }
 
+double fg_session_weight_read_rate(fg_session *s, int passes)
+{
+    int64_t n = fg_model_weight_spans(s->model, NULL, 0);
+    fg_span *spans = fg_malloc(FG_MEM_SCRATCH, (size_t)n * sizeof *spans);
+    if (!spans) {
+        fg_error(FG_ERR_NOMEM, "read probe: out of memory for %lld ranges", (long long)n);
+        return -1;
+    }
+    fg_model_weight_spans(s->model, spans, n);
+    double gbs = fg_measure_read_spans(s->pool, spans, (int)n, passes);
+    fg_free(spans);
+    return gbs;
+}
+
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 size_t fg_attn_scratch_bytes(const fg_hparams *hp, int64_t n_pos)

@@ -4,7 +4,8 @@
  *
  * The bench measures, for one model: load time, prefill tok/s of a prompt, decode tok/s
  * of greedy generation and the time to first token (each repeated, median with min/max),
- * the machine's read bandwidth and the decode ceiling it implies, and memory: peak RSS
+ * the rate at which the machine streams the weights and the decode ceiling it implies
+ * (the read bandwidth for these bytes), and memory: peak RSS
  * (VmHWM), KV committed, the breakdown, the overhead over file + KV.
  *
  * The harness: for each entry of a suite it takes a baseline of the system's memory,
@@ -16,7 +17,7 @@
  * checks that the system's memory came back to the baseline before the next entry.
  *
  * Phase protocol (child -> parent, the pipe given by --phase-fd): one line per phase,
- * "phase NAME\n", NAME one of start, bandwidth, load, prefill, decode, done. */
+ * "phase NAME\n", NAME one of start, load, bandwidth, prefill, decode, done. */
 #ifndef FG_SUITE_H
 #define FG_SUITE_H
 
@@ -26,27 +27,6 @@
 #include "model/model.h"
 
 struct cJSON;
-
-/* ---- read bandwidth ---------------------------------------------------------------------
- * Best read bandwidth in GB/s (1e9 B/s) of n_threads threads streaming a buffer of
- * `bytes` (use far more than the last-level cache, e.g. 256 MiB), best of several passes.
- * The probe runs in a forked child process with its own thread pool, so its buffer never
- * shows in the caller's RSS peak (VmHWM) or in the allocator's high-water marks, which the
- * bench reports. Call it before starting threads of your own (fork copies only the
- * calling thread). -1 with fg_last_error() when the child could not run or measure. */
-double fg_bench_read_bandwidth(int n_threads, size_t bytes);
-/* The same child kept for repeated measurements (the bench measures around each
- * repetition): start it before the caller's threads exist; measure as often as needed
- * (-1 with fg_last_error() if the child failed; it is then stopped); stop when done
- * (also after a failure; harmless twice). */
-typedef struct fg_bw_prober {
-    int pid;             /* pid_t of the child, -1 when not running */
-    int req, resp;       /* pipes: a request byte to the child, 8-byte figures back */
-    size_t bytes;
-} fg_bw_prober;
-fg_status fg_bw_prober_start(fg_bw_prober *p, int n_threads, size_t bytes);
-double fg_bw_prober_measure(fg_bw_prober *p);
-void fg_bw_prober_stop(fg_bw_prober *p);
 
 /* ---- bench ---------------------------------------------------------------------------- */
 #define FG_BENCH_MAX_REPS 64
@@ -65,8 +45,9 @@ typedef struct fg_bench_params {
     int64_t n_gen;              /* tokens decoded per repetition; default 128 */
     int reps;                   /* default 3, at most FG_BENCH_MAX_REPS */
     uint64_t seed;              /* synthetic prompt ids */
-    double bandwidth_gbs;       /* > 0: use this figure; 0: measure; < 0: do not measure */
-    size_t bandwidth_bytes;     /* probe buffer; default 256 MiB */
+    double bandwidth_gbs;       /* > 0: use this figure; 0: measure the rate at which the
+                                   threads stream the weights (fg_session_weight_read_rate);
+                                   < 0: do not measure */
     fg_bench_phase_fn on_phase; /* called at the start of each phase (may be NULL) */
     void *user;
 } fg_bench_params;
