@@ -384,6 +384,45 @@ INLINE __m256 bytes8_to_ps(uint64_t v)
 /* lanes 0-7 <- v[a], lanes 8-15 <- v[b] */
 #define IDX2(a, b) _mm512_set_epi32(b, b, b, b, b, b, b, b, a, a, a, a, a, a, a, a)
 
+/* The scales and mins of four rows' super-blocks at once: each row's first 16 bytes (d,
+ * dmin, the 12 packed bytes s[0..11]) in one 128-bit lane, unpacked in every lane to
+ * sc[0..7] (bytes 0-7) and m[0..7] (bytes 8-15) by fg_kq_unpack8's rule:
+ *   j < 4:  sc = s[j] & 63,                          m = s[j+4] & 63
+ *   j >= 4: sc = (s[j+4] & 15) | (s[j-4] >> 6) << 4, m = (s[j+4] >> 4) | (s[j] >> 6) << 4
+ * then widened to floats and multiplied by d (sc) and dmin (m): out[r] lanes 0-7 are
+ * row r's d * sc_j, lanes 8-15 its dmin * m_j. The 4-row, 1-token loop takes 183
+ * instructions per super-block, from 285 when each row unpacked its own with scalar code;
+ * 1.5B Q4_K_M decode: 2.6 % less time per token (same-process alternation, 128 pairs,
+ * median; a Xeon VM at 2.1 GHz where the Q4_K tile is as slow as the memory). */
+INLINE void kq_scales4(const uint8_t *const blk[4], __m512 out[4])
+{
+    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)blk[0]));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)blk[1]), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)blk[2]), 2);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)blk[3]), 3);
+    /* low parts: s[0..3] | s[8..11] | s[4..7] | s[8..11] (block bytes 4.. hold s[0..]);
+     * high parts (top two bits of): - | s[0..3] | - | s[4..7] */
+    const __m512i lo_idx = _mm512_broadcast_i32x4(_mm_setr_epi8(4, 5, 6, 7, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15));
+    const __m512i hi_idx = _mm512_broadcast_i32x4(_mm_setr_epi8(-1, -1, -1, -1, 4, 5, 6, 7, -1, -1, -1, -1, 8, 9, 10, 11));
+    const __m512i lo = _mm512_shuffle_epi8(v, lo_idx), hi = _mm512_shuffle_epi8(v, hi_idx);
+    const __m512i lo_mask = _mm512_broadcast_i32x4(_mm_setr_epi8(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 0, 0, 0, 0));
+    /* bytes 12-15 (m_4..7) take the high nibble of s[8..11]; the others a masked low part */
+    const __mmask64 high_nib = 0xF000F000F000F000ull;
+    const __m512i low = _mm512_mask_blend_epi8(high_nib, _mm512_and_si512(lo, lo_mask),
+                                 _mm512_and_si512(_mm512_srli_epi16(lo, 4), _mm512_set1_epi8(15)));
+    const __m512i top = _mm512_and_si512(_mm512_srli_epi16(hi, 2), _mm512_set1_epi8(0x30));
+    const __m512i q = _mm512_or_si512(low, top); /* hi_idx's -1 bytes are 0: no top bits there */
+    /* d, dmin of the four rows: dword 0 of each lane -> 8 halves -> floats */
+    const __m512i dsel = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    const __m256 dd = _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi32(dsel, v)));
+    const __m512 dd512 = _mm512_castps256_ps512(dd);
+    UNROLL for (int r = 0; r < 4; r++) {
+        const __m512i didx = _mm512_inserti64x4(_mm512_set1_epi32(2 * r), _mm256_set1_epi32(2 * r + 1), 1);
+        const __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(q, r)));
+        out[r] = _mm512_mul_ps(f, _mm512_permutexvar_ps(didx, dd512));
+    }
+}
+
 INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T, const bool five)
 {
     XQ_SETUP();
@@ -393,6 +432,21 @@ INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
     for (int64_t sb = 0; sb < nsb; sb++) {
         __m256 scf[4];
         __m512i qh[4];
+        if (R == 4) {
+            const uint8_t *blk[4];
+            __m512 sm[4];
+            UNROLL for (int r = 0; r < 4; r++) blk[r] = wr[r] + (size_t)sb * bsz;
+            kq_scales4(blk, sm);
+            /* the mins: acc -= dmin * m_j * (sum of sub-block j's activations), the sums
+             * in lanes 8-15 (lanes 0-7, the scales, meet zeros) */
+            __m512 xs16[4];
+            UNROLL for (int t = 0; t < T; t++) xs16[t] = _mm512_maskz_broadcast_f32x8(0xFF00, _mm256_loadu_ps(xs[t] + sb * 8));
+            UNROLL for (int r = 0; r < 4; r++) {
+                scf[r] = _mm512_castps512_ps256(sm[r]);
+                UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm512_fnmadd_ps(sm[r], xs16[t], acc[r][t]);
+                if (five) qh[r] = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(blk[r] + 16)));
+            }
+        } else
         UNROLL for (int r = 0; r < R; r++) {
             const uint8_t *blk = wr[r] + (size_t)sb * bsz;
             uint16_t d16, dm16;
