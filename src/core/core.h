@@ -139,10 +139,11 @@ fg_status fg_isa_force(fg_isa isa);
 /* Read-rate probes (bandwidth.c). A span is a byte range to read. fg_measure_read_spans:
  * best rate in GB/s (1e9 bytes/s) over `passes` passes of all pool threads streaming
  * the spans (each thread a contiguous 1/nth of their concatenation, with the machine's
- * widest plain loads and software prefetch); -1 (fg_last_error) when there is nothing
- * to read. fg_measure_read_bandwidth: the same over a fresh buffer of `bytes` (min 1 MiB;
- * use several times the last-level cache), 5 passes; -1 when it cannot be allocated.
- * pool may be NULL. */
+ * widest plain loads and software prefetch; passes alternate between one forward stream
+ * per thread and four, the decode tiles' pattern); -1 (fg_last_error) when there is
+ * nothing to read. fg_measure_read_bandwidth: the same over a fresh buffer of `bytes`
+ * (min 1 MiB; use several times the last-level cache), 6 passes; -1 when it cannot be
+ * allocated. pool may be NULL. */
 typedef struct fg_span {
     const void *p;
     size_t bytes;

@@ -23,12 +23,12 @@
 #define INLINE static inline __attribute__((always_inline))
 #define UNROLL _Pragma("GCC unroll 4")
 
-/* Software prefetch (into L2) of the weights fg_pf_ahead bytes ahead (matmul-impl.h): at
- * least two row tiles, the R rows of a tile being streamed side by side.
+/* Software prefetch (into L2) of the weights pf_ahead bytes ahead (the row driver's
+ * fg_chunk_pf or fg_pf_ahead, matmul-impl.h).
  * The hardware prefetchers alone leave decode far below the machine's read bandwidth
  * (measured with the AVX-512 twin of these kernels: 0.5B Q8_0 decode 38 -> 52 tok/s).
  * Each step prefetches every cache line it consumes. */
-#define PF_SETUP() const size_t pf_ahead = fg_pf_ahead(R, w->row_stride)
+#define PF_SETUP() const size_t pf_ahead = tk->pf_ahead
 #define PREFETCH(p) _mm_prefetch((const char *)(p) + pf_ahead, _MM_HINT_T1)
 
 static inline float hsum8(__m256 v)
@@ -66,24 +66,24 @@ static int token_block(size_t bytes_per_token, int n)
     return tb > (size_t)n ? n : (int)tb;
 }
 
+/* The row driver: token blocks, then row chunks (FG_ROW_CHUNKS: each 4-row tile takes a
+ * row from each quarter of a chunk; the 1 to 3 rows left, 1-row tiles), then tiles of
+ * 2 tokens (and 1 for an odd count). */
 #define DEFINE_ROWS(name, TILE, bytes_per_token)                                                   \
     static void name(const fg_mm_task *tk, int64_t r0, int64_t r1)                                 \
     {                                                                                              \
         const int tb = token_block(bytes_per_token, tk->n);                                        \
         for (int b0 = 0; b0 < tk->n; b0 += tb) {                                                   \
             const int b1 = b0 + tb < tk->n ? b0 + tb : tk->n;                                      \
-            int64_t r = r0;                                                                        \
-            for (; r + 4 <= r1; r += 4) {                                                          \
-                int t = b0;                                                                        \
-                for (; t + 2 <= b1; t += 2) TILE(tk, r, t, 4, 2);                                  \
-                if (t < b1) TILE(tk, r, t, 4, 1);                                                  \
-            }                                                                                      \
-            for (; r < r1; r++) {                                                                  \
-                int t = b0;                                                                        \
-                for (; t + 2 <= b1; t += 2) TILE(tk, r, t, 1, 2);                                  \
-                if (t < b1) TILE(tk, r, t, 1, 1);                                                  \
-            }                                                                                      \
+            FG_ROW_CHUNKS(tk, r0, r1, TOKENS, TILE);                                               \
         }                                                                                          \
+    }
+/* tiles of 2 tokens (1 for an odd count) b0..b1 for the rows (g, row, R) of FG_ROW_CHUNKS */
+#define TOKENS(TILE, g, row, R)                                                                     \
+    {                                                                                              \
+        int t = b0;                                                                                \
+        for (; t + 2 <= b1; t += 2) TILE(g, row, t, R, 2);                                         \
+        if (t < b1) TILE(g, row, t, R, 1);                                                         \
     }
 
 /* ---- float weights ---------------------------------------------------------------------- */
@@ -117,7 +117,7 @@ INLINE void float_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, co
     const uint8_t *wr[4];
     const float *xr[2];
     __m256 acc[4][2];
-    UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_stride;
+    UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r * tk->row_step) * w->row_stride;
     PF_SETUP();
     UNROLL for (int t = 0; t < T; t++) xr[t] = tk->x + (size_t)(t0 + t) * cols;
     UNROLL for (int r = 0; r < R; r++) UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm256_setzero_ps();
@@ -138,7 +138,7 @@ INLINE void float_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, co
             UNROLL for (int t = 0; t < T; t++) tail[r][t] += wv * xr[t][c];
         }
     UNROLL for (int t = 0; t < T; t++) UNROLL for (int r = 0; r < R; r++)
-        tk->y[(size_t)(t0 + t) * w->rows + r0 + r] = hsum8(acc[r][t]) + tail[r][t];
+        tk->y[(size_t)(t0 + t) * w->rows + r0 + r * tk->row_step] = hsum8(acc[r][t]) + tail[r][t];
 }
 
 INLINE void f32_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { float_tile(tk, r, t, R, T, FG_DT_F32); }
@@ -158,7 +158,7 @@ DEFINE_ROWS(rows_bf16, bf16_tile, (size_t)tk->w->cols * 4)
     const float *xd[2], *xs[2];                                                                    \
     __m256 acc[4][2];                                                                              \
     float corr[4][2] = {{0}};                                                                      \
-    UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_stride; \
+    UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r * tk->row_step) * w->row_stride; \
     PF_SETUP();                                                                                    \
     UNROLL for (int t = 0; t < T; t++) {                                                           \
         const uint8_t *base = tk->xq + (size_t)(t0 + t) * tk->xq_stride;                           \
@@ -171,7 +171,7 @@ DEFINE_ROWS(rows_bf16, bf16_tile, (size_t)tk->w->cols * 4)
 
 #define XQ_STORE()                                                                                 \
     UNROLL for (int t = 0; t < T; t++) UNROLL for (int r = 0; r < R; r++)                          \
-        tk->y[(size_t)(t0 + t) * w->rows + r0 + r] = hsum8(acc[r][t]) + corr[r][t];
+        tk->y[(size_t)(t0 + t) * w->rows + r0 + r * tk->row_step] = hsum8(acc[r][t]) + corr[r][t];
 
 INLINE __m256i xload(const int8_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 

@@ -68,9 +68,10 @@ static int token_block(size_t bytes_per_token, int n)
     return tb > (size_t)n ? n : (int)tb;
 }
 
-/* The row driver: token blocks, then 4-row tiles (1-row tiles for the rest), then
- * tiles of up to 4 tokens; TILE(tk, row, tok, R, T) must be an always-inline function
- * so that each (R, T) below becomes its own fully unrolled instance. */
+/* The row driver: token blocks, then row chunks (FG_ROW_CHUNKS: each 4-row tile takes a
+ * row from each quarter of a chunk; the 1 to 3 rows left, 1-row tiles), then tiles of
+ * up to 4 tokens; TILE(tk, row, tok, R, T) must be an always-inline function so that
+ * each (R, T) below becomes its own fully unrolled instance. */
 #define DEFINE_ROWS(name, TILE, bytes_per_token)                                          \
     static void name(const fg_mm_task *tk, int64_t r0, int64_t r1)                        \
     {                                                                                     \
@@ -78,30 +79,26 @@ static int token_block(size_t bytes_per_token, int n)
         const int tb = token_block(bytes_per_token, n);                                   \
         for (int b0 = 0; b0 < n; b0 += tb) {                                              \
             const int b1 = b0 + tb < n ? b0 + tb : n;                                     \
-            int64_t r = r0;                                                               \
-            for (; r + 4 <= r1; r += 4)                                                   \
-                for (int t = b0; t < b1; t += 4) switch (b1 - t) {                        \
-                    case 1: TILE(tk, r, t, 4, 1); break;                                  \
-                    case 2: TILE(tk, r, t, 4, 2); break;                                  \
-                    case 3: TILE(tk, r, t, 4, 3); break;                                  \
-                    default: TILE(tk, r, t, 4, 4); break;                                 \
-                    }                                                                     \
-            for (; r < r1; r++)                                                           \
-                for (int t = b0; t < b1; t += 4) switch (b1 - t) {                        \
-                    case 1: TILE(tk, r, t, 1, 1); break;                                  \
-                    case 2: TILE(tk, r, t, 1, 2); break;                                  \
-                    case 3: TILE(tk, r, t, 1, 3); break;                                  \
-                    default: TILE(tk, r, t, 1, 4); break;                                 \
-                    }                                                                     \
+            FG_ROW_CHUNKS(tk, r0, r1, TOKENS, TILE);                                      \
         }                                                                                 \
     }
+/* tiles of up to 4 tokens b0..b1 for the rows (g, row, R) of FG_ROW_CHUNKS */
+#define TOKENS(TILE, g, row, R)                                                            \
+    for (int t = b0; t < b1; t += 4) switch (b1 - t) {                                    \
+        case 1: TILE(g, row, t, R, 1); break;                                             \
+        case 2: TILE(g, row, t, R, 2); break;                                             \
+        case 3: TILE(g, row, t, R, 3); break;                                             \
+        default: TILE(g, row, t, R, 4); break;                                            \
+        }
 
 #define INLINE static inline __attribute__((always_inline))
 
-/* Software prefetch (into L2) of the weights fg_pf_ahead bytes ahead (matmul-impl.h):
- * the hardware prefetchers alone leave the decode kernels (many instructions per byte,
- * short rows) well below the bandwidth a plain streaming loop gets. Past the row's end
- * it touches the next rows, which the next tiles read. */
+/* Software prefetch (into L2) of the weights pf_ahead bytes ahead (the row driver's
+ * fg_chunk_pf, or fg_pf_ahead for single rows; matmul-impl.h): the hardware prefetchers
+ * alone leave the decode kernels (many instructions per byte, short rows) well below
+ * the bandwidth a plain streaming loop gets (without it, 1.5B Q4_K_M: 11.5 against
+ * 24-25 GB/s in the short-row matrices). Each stream of a tile prefetches the same
+ * place in a later chunk, where it goes next. */
 #define PREFETCH(p) _mm_prefetch((const char *)(p) + pf_ahead, _MM_HINT_T1)
 #define UNROLL _Pragma("GCC unroll 4")
 
@@ -136,8 +133,8 @@ INLINE void float_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, co
     const uint8_t *wr[4];
     const float *xr[4];
     __m512 acc[4][4];
-    UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_stride;
-    const size_t pf_ahead = fg_pf_ahead(R, w->row_stride);
+    UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r * tk->row_step) * w->row_stride;
+    const size_t pf_ahead = tk->pf_ahead;
     UNROLL for (int t = 0; t < T; t++) xr[t] = tk->x + (size_t)(t0 + t) * cols;
     UNROLL for (int r = 0; r < R; r++) UNROLL for (int t = 0; t < T; t++) acc[r][t] = _mm512_setzero_ps();
     int64_t c = 0;
@@ -162,7 +159,7 @@ INLINE void float_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, co
         }
     }
     UNROLL for (int t = 0; t < T; t++) UNROLL for (int r = 0; r < R; r++)
-        tk->y[(size_t)(t0 + t) * w->rows + r0 + r] = hsum(acc[r][t]);
+        tk->y[(size_t)(t0 + t) * w->rows + r0 + r * tk->row_step] = hsum(acc[r][t]);
 }
 
 INLINE void f32_tile(const fg_mm_task *tk, int64_t r, int t, const int R, const int T) { float_tile(tk, r, t, R, T, FG_DT_F32); }
@@ -206,8 +203,9 @@ INLINE __m512i offset_init(__m512i xv, __m512i kvec)
     const int8_t *xq[4];                                                                      \
     const float *xd[4], *xs[4];                                                               \
     __m512 acc[4][4];                                                                         \
-    UNROLL for (int r = 0; r < R; r++) wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r) * w->row_stride; \
-    const size_t pf_ahead = fg_pf_ahead(R, w->row_stride);                                    \
+    UNROLL for (int r = 0; r < R; r++)                                                        \
+        wr[r] = (const uint8_t *)w->data + (size_t)(r0 + r * tk->row_step) * w->row_stride;   \
+    const size_t pf_ahead = tk->pf_ahead;                                                     \
     UNROLL for (int t = 0; t < T; t++) {                                                      \
         const uint8_t *base = tk->xq + (size_t)(t0 + t) * tk->xq_stride;                      \
         xq[t] = fg_xq_q(base);                                                                \
@@ -219,7 +217,7 @@ INLINE __m512i offset_init(__m512i xv, __m512i kvec)
 
 #define XQ_STORE()                                                                            \
     UNROLL for (int t = 0; t < T; t++) UNROLL for (int r = 0; r < R; r++)                     \
-        tk->y[(size_t)(t0 + t) * w->rows + r0 + r] = hsum(acc[r][t]);
+        tk->y[(size_t)(t0 + t) * w->rows + r0 + r * tk->row_step] = hsum(acc[r][t]);
 
 /* One 64-element step shared by all formats: wv[r] the levels, ws[r] weight scales per
  * lane; for every token, X_EXPR its activations, DX_EXPR their scales per lane, INIT the

@@ -29,8 +29,9 @@ fg_bench_params fg_bench_default_params(void)
     return p;
 }
 
-/* passes of each read-rate measurement; the best counts (the first may fault pages in) */
-#define BW_PASSES 5
+/* passes of each read-rate measurement (half of them with each access pattern); the
+ * best counts (the first may fault pages in) */
+#define BW_PASSES 6
 
 static double now_s(void)
 {
