@@ -414,11 +414,17 @@ INLINE void kq_scales4(const uint8_t *const blk[4], __m512 out[4])
     const __m512i dsel = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     const __m256 dd = _mm256_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi32(dsel, v)));
     const __m512 dd512 = _mm512_castps256_ps512(dd);
-    UNROLL for (int r = 0; r < 4; r++) {
-        const __m512i didx = _mm512_inserti64x4(_mm512_set1_epi32(2 * r), _mm256_set1_epi32(2 * r + 1), 1);
-        const __m512 f = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(q, r)));
-        out[r] = _mm512_mul_ps(f, _mm512_permutexvar_ps(didx, dd512));
-    }
+    /* the lane index is an immediate: spelled out (a loop would need -O to fold it) */
+#define KQ_ROW(r)                                                                                    \
+    out[r] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(q, r))), \
+                           _mm512_permutexvar_ps(_mm512_inserti64x4(_mm512_set1_epi32(2 * (r)),         \
+                                                                    _mm256_set1_epi32(2 * (r) + 1), 1), \
+                                                 dd512))
+    KQ_ROW(0);
+    KQ_ROW(1);
+    KQ_ROW(2);
+    KQ_ROW(3);
+#undef KQ_ROW
 }
 
 INLINE void kq45_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, const int T, const bool five)
