@@ -68,9 +68,10 @@ EXCLUDE=(cli_serve_node cli_budget cli_serve)
 #    which emulation (10-20x slower) exceeds; the limits themselves are checked natively.
 #  - test_mem_probe test_mincore_residency: qemu-user's mincore fails with ENOMEM on
 #    PROT_NONE pages (a reserved, uncommitted KV region); Linux itself does not.
-#  - test_suite test_suite_end_to_end, test_suite_fit: the suite re-executes its own
-#    binary (/proc/self/exe) per model; without binfmt_misc (not available in the
-#    sandbox or CI) the kernel cannot exec an aarch64 binary, the child exits 127.
+#  - test_suite test_suite_end_to_end, test_suite_fit, and cli_suite's suite-bandwidth
+#    case (FG_TEST_SKIP_cli_suite): the suite re-executes its own binary
+#    (/proc/self/exe) per model; without binfmt_misc (not available in the sandbox or
+#    CI) the kernel cannot exec an aarch64 binary, the child exits 127.
 #  - test_quantize reference_f32 and quantize_{qwen2,llama,qwen3}_tiny: float64 reference
 #    forward passes of the 151936-vocabulary models, ~10 min of emulated CPU; quantizing
 #    is covered on aarch64 by quantize_q256 (every type, Q8_0 bit for bit, logits within
@@ -78,6 +79,7 @@ EXCLUDE=(cli_serve_node cli_budget cli_serve)
 export FG_TEST_SKIP_test_chat_template="test_limits"
 export FG_TEST_SKIP_test_mem_probe="test_mincore_residency"
 export FG_TEST_SKIP_test_suite="test_suite_end_to_end test_suite_fit"
+export FG_TEST_SKIP_cli_suite="suite-bandwidth"
 export FG_TEST_SKIP_test_quantize="reference_f32 quantize_qwen2_tiny quantize_llama_tiny quantize_qwen3_tiny"
 exclude_re="^($(IFS='|'; echo "${EXCLUDE[*]}"))\$"
 status=0
