@@ -20,7 +20,7 @@ typedef struct fg_mm_task {
     uint8_t *xq;         /* prepared activations (layout chosen by the path) */
     size_t xq_stride;    /* per-token layouts: bytes from token t to t + 1 */
     /* set by the x86 row drivers on their own copy, for the tiles they run (see
-     * fg_row_chunk): the rows of a tile are row_step apart, and the tile prefetches its
+     * FG_ROW_CHUNKS): the rows of a tile are row_step apart, and the tile prefetches its
      * weights pf_ahead bytes ahead */
     int64_t row_step;
     size_t pf_ahead;
