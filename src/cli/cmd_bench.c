@@ -92,9 +92,14 @@ static void print_text(const fg_bench_result *r, bool verbose)
     printf("first tok  %8.1f ms      (min %.1f, max %.1f)\n", r->ttft_ms.median, r->ttft_ms.min, r->ttft_ms.max);
     if (r->bandwidth_gbs > 0) {
         fg_bench_stat b = fg_bench_stats(r->bandwidth_runs, r->reps);
-        printf("bandwidth  %.2f GB/s reading the weights (min %.2f, max %.2f): ceiling %.2f tok/s at %s per token; decode at %.1f%% of it\n",
-               b.median, b.min, b.max, r->ceiling_tok_s, fg_mem_fmt_bytes(r->weight_bytes_per_token, a, sizeof a),
-               100 * r->ceiling_fraction);
+        printf("bandwidth  %.2f GB/s reading the weights (min %.2f, max %.2f): ceiling %.2f tok/s at %s per token\n",
+               b.median, b.min, b.max, r->ceiling_tok_s, fg_mem_fmt_bytes(r->weight_bytes_per_token, a, sizeof a));
+        fg_bench_stat f = fg_bench_stats(r->ceiling_fraction_runs, r->reps);
+        if (r->ceiling_pairs > 0)
+            printf("ceiling    decode at %.1f%% of it (min %.1f, max %.1f; %d pairs of a read and a decode step per repetition)\n",
+                   100 * f.median, 100 * f.min, 100 * f.max, r->ceiling_pairs);
+        else
+            printf("ceiling    decode at %.1f%% of it (min %.1f, max %.1f)\n", 100 * f.median, 100 * f.min, 100 * f.max);
     }
     printf("memory     peak RSS %s = %s %s + KV used %s %s %s over them\n", fg_mem_fmt_bytes(r->peak_rss, a, sizeof a),
            r->converted ? "converted weights" : "file",

@@ -1,7 +1,8 @@
 /* The bench: one model in this process — load, then `reps` repetitions of
  *   reset the cache; prefill the prompt (logits of the last position only); pick the
  *   first token (greedy): that is the time to first token; then decode n_gen tokens one
- *   at a time, greedy, each step feeding the previous token;
+ *   at a time, greedy, each step feeding the previous token; then, unless a bandwidth
+ *   figure is given, the decode ceiling in pairs of a read and a step (ceiling_pairs);
  * timed with the monotonic clock. Prefill tok/s = prompt tokens / prefill time; decode
  * tok/s = n_gen / time of the n_gen single-token steps. Repetitions are summarised by
  * median, min and max (the first repetition also pays for page faults on the weights).
@@ -29,9 +30,11 @@ fg_bench_params fg_bench_default_params(void)
     return p;
 }
 
-/* passes of each read-rate measurement (half of them with each access pattern); the
- * best counts (the first may fault pages in) */
-#define BW_PASSES 6
+/* The ceiling is measured in pairs (see ceiling_pairs): BW_PAIRS per repetition, each a
+ * read-rate measurement of BW_PAIR_PASSES passes (one per access pattern, the better
+ * counts) and one decode step. */
+#define BW_PAIRS 16
+#define BW_PAIR_PASSES 2
 
 static double now_s(void)
 {
@@ -180,6 +183,46 @@ static void phase(const fg_bench_params *p, const char *name)
     if (p->on_phase) p->on_phase(name, p->user);
 }
 
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The decode ceiling, measured in pairs: a shared or virtual machine's read bandwidth
+ * moves by tens of percent within a second (seen here: one pass over 343 MiB read at
+ * 19 to 31 GB/s from one pass to the next), so a figure taken at another moment than
+ * the decode it is compared with says more about the moment than about the decode.
+ * A pair is one read-rate measurement of the very bytes a token reads, in place, with
+ * the machine's best access pattern (fg_session_weight_read_rate: BW_PAIR_PASSES
+ * passes, the better counts), next to one decode step: the token `tok` again at the
+ * last position the repetition fed (truncate, then eval: the same work as the
+ * repetition's last step, at no position beyond the context it checked). Even pairs
+ * read first, odd ones step first, so a trend within a pair cancels out (the two orders
+ * gave the same median, 0.871, on 1.5B Q4_K_M). Of BW_PAIRS pairs: *gbs the median read
+ * rate and *frac the median of (time to read the bytes at the pair's rate) / (time of
+ * its step). */
+static fg_status ceiling_pairs(fg_session *s, int32_t tok, double bytes, float *logits, double *gbs, double *frac)
+{
+    double rate[BW_PAIRS], ratio[BW_PAIRS];
+    const int64_t pos = fg_session_n_past(s) - 1;
+    for (int i = 0; i < BW_PAIRS; i++) {
+        double g = i & 1 ? 0 : fg_session_weight_read_rate(s, BW_PAIR_PASSES);
+        fg_session_truncate(s, pos);
+        double a = now_s();
+        fg_status st = fg_session_eval(s, &tok, 1, FG_LOGITS_LAST, logits);
+        double t = now_s() - a;
+        if (st) return st;
+        if (i & 1) g = fg_session_weight_read_rate(s, BW_PAIR_PASSES);
+        if (g <= 0) return fg_error(FG_ERR_INTERNAL, "bench: %s", fg_last_error());
+        rate[i] = g;
+        ratio[i] = bytes / (g * 1e9) / (t > 0 ? t : 1e-9);
+    }
+    *gbs = median_of(rate, BW_PAIRS);
+    *frac = median_of(ratio, BW_PAIRS);
+    return FG_OK;
+}
+
 fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
 {
     memset(r, 0, sizeof *r);
@@ -196,10 +239,9 @@ fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
     r->n_threads = n_threads;
     snprintf(r->isa, sizeof r->isa, "%s", fg_isa_name(fg_isa_active()));
 
-    /* bw[i]: the read rate measured before repetition i (bw[reps] after the last) */
-    double bw[FG_BENCH_MAX_REPS + 1];
-    bool measure_bw = p->bandwidth_gbs == 0;
-    for (int i = 0; i <= p->reps; i++) bw[i] = p->bandwidth_gbs > 0 ? p->bandwidth_gbs : -1;
+    /* the ceiling: measured in pairs with decode steps after each repetition, or given */
+    const bool measure_bw = p->bandwidth_gbs == 0, have_bw = p->bandwidth_gbs >= 0;
+    double frac[FG_BENCH_MAX_REPS];
 
     fg_model *m = NULL;
     fg_session *s = NULL;
@@ -277,18 +319,6 @@ fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
     }
     int64_t n_pick = tok && fg_tok_vocab_size(tok) < hp->n_vocab ? fg_tok_vocab_size(tok) : hp->n_vocab;
 
-    /* The ceiling: the rate at which our threads stream the very bytes a token reads,
-     * in place (same pages, same mapping, same share of them in the caches), measured
-     * before and after each repetition because a shared or virtual machine's bandwidth
-     * moves by tens of percent from one minute to the next (seen here: 34 to 52 GB/s). */
-    if (measure_bw) {
-        phase(p, "bandwidth");
-        if ((bw[0] = fg_session_weight_read_rate(s, BW_PASSES)) <= 0) {
-            st = fg_error(FG_ERR_INTERNAL, "bench: %s", fg_last_error());
-            goto done;
-        }
-    }
-
     for (int rep = 0; rep < p->reps; rep++) {
         const int32_t *ids = prompts[rep % n_prompts];
         int64_t n = prompt_len[rep % n_prompts];
@@ -302,30 +332,34 @@ fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
         r->prefill_runs[rep] = (double)n / (b - a > 0 ? b - a : 1e-9);
         r->ttft_runs[rep] = (c - a) * 1e3;
         phase(p, "decode");
+        int32_t fed = ids[n - 1]; /* the token the last step fed */
         double d0 = now_s();
         for (int64_t i = 0; i < p->n_gen; i++) {
             if ((st = fg_session_eval(s, &next, 1, FG_LOGITS_LAST, logits))) goto done;
+            fed = next;
             next = (int32_t)fg_vec_argmax(logits, n_pick);
         }
         double dt = now_s() - d0;
         r->decode_runs[rep] = p->n_gen > 0 ? (double)p->n_gen / (dt > 0 ? dt : 1e-9) : 0;
-        if (measure_bw) { /* one that fails now leaves this repetition the earlier figure */
-            double g = fg_session_weight_read_rate(s, BW_PASSES);
-            bw[rep + 1] = g > 0 ? g : bw[rep];
+        if (measure_bw) {
+            phase(p, "bandwidth");
+            if ((st = ceiling_pairs(s, fed, (double)r->weight_bytes_per_token, logits, &r->bandwidth_runs[rep],
+                                    &frac[rep])))
+                goto done;
+        } else if (have_bw) {
+            r->bandwidth_runs[rep] = p->bandwidth_gbs;
+            frac[rep] = r->decode_runs[rep] / (p->bandwidth_gbs * 1e9 / (double)r->weight_bytes_per_token);
         }
     }
     r->prefill_tok_s = fg_bench_stats(r->prefill_runs, p->reps);
     r->decode_tok_s = fg_bench_stats(r->decode_runs, p->reps);
     r->ttft_ms = fg_bench_stats(r->ttft_runs, p->reps);
-    if (bw[0] > 0 && r->weight_bytes_per_token > 0) {
-        double frac[FG_BENCH_MAX_REPS];
-        for (int i = 0; i < p->reps; i++) {
-            r->bandwidth_runs[i] = bw[i + 1] > bw[i] ? bw[i + 1] : bw[i];
-            frac[i] = r->decode_runs[i] / (r->bandwidth_runs[i] * 1e9 / (double)r->weight_bytes_per_token);
-        }
+    if (have_bw && r->weight_bytes_per_token > 0) {
+        memcpy(r->ceiling_fraction_runs, frac, (size_t)p->reps * sizeof *frac);
         r->bandwidth_gbs = fg_bench_stats(r->bandwidth_runs, p->reps).median;
         r->ceiling_tok_s = r->bandwidth_gbs * 1e9 / (double)r->weight_bytes_per_token;
         r->ceiling_fraction = fg_bench_stats(frac, p->reps).median;
+        r->ceiling_pairs = measure_bw ? BW_PAIRS : 0;
     }
 
     /* memory, with everything still loaded */
@@ -386,10 +420,14 @@ cJSON *fg_bench_result_json(const fg_bench_result *r)
         cJSON_AddNumberToObject(o, "bandwidth_gb_s", r->bandwidth_gbs);
         cJSON_AddNumberToObject(o, "ceiling_tok_s", r->ceiling_tok_s);
         cJSON_AddNumberToObject(o, "ceiling_fraction", r->ceiling_fraction);
+        cJSON_AddItemToObject(o, "ceiling_fraction_runs", cJSON_CreateDoubleArray(r->ceiling_fraction_runs, r->reps));
+        cJSON_AddNumberToObject(o, "ceiling_pairs", r->ceiling_pairs);
     } else {
         cJSON_AddNullToObject(o, "bandwidth_gb_s");
         cJSON_AddNullToObject(o, "ceiling_tok_s");
         cJSON_AddNullToObject(o, "ceiling_fraction");
+        cJSON_AddNullToObject(o, "ceiling_fraction_runs");
+        cJSON_AddNullToObject(o, "ceiling_pairs");
     }
     cJSON_AddNumberToObject(o, "peak_rss", (double)r->peak_rss);
     cJSON_AddNumberToObject(o, "kv_used", (double)r->kv_used);

@@ -17,7 +17,8 @@
  * checks that the system's memory came back to the baseline before the next entry.
  *
  * Phase protocol (child -> parent, the pipe given by --phase-fd): one line per phase,
- * "phase NAME\n", NAME one of start, load, bandwidth, prefill, decode, done. */
+ * "phase NAME\n", NAME one of start, load, prefill, decode, bandwidth (after each
+ * repetition's decode, when the bench measures its ceiling), done. */
 #ifndef FG_SUITE_H
 #define FG_SUITE_H
 
@@ -71,14 +72,18 @@ typedef struct fg_bench_result {
     double load_s;
     double prefill_runs[FG_BENCH_MAX_REPS], decode_runs[FG_BENCH_MAX_REPS], ttft_runs[FG_BENCH_MAX_REPS];
     fg_bench_stat prefill_tok_s, decode_tok_s, ttft_ms;
-    /* Bandwidth: measured before the load and after every repetition's decode (or given).
-     * Repetition i is compared with the better of the figures on either side of it:
-     * bandwidth_runs[i], its ceiling bandwidth_runs[i] / weight bytes per token, and
-     * decode_runs[i] / that ceiling is its fraction. */
+    /* The ceiling. Measured: after each repetition's decode, in BW_PAIRS pairs of (read
+     * rate of the bytes a token reads, then one decode step), bench.c ceiling_pairs;
+     * bandwidth_runs[i] is the median rate of repetition i's pairs and
+     * ceiling_fraction_runs[i] the median over them of (time to read the bytes at the
+     * pair's rate) / (time of its decode step). Given (bandwidth_gbs > 0 in the params):
+     * that figure for every repetition, and decode_runs[i] / (figure / bytes per token). */
     double bandwidth_runs[FG_BENCH_MAX_REPS];
+    double ceiling_fraction_runs[FG_BENCH_MAX_REPS];
+    int ceiling_pairs;          /* pairs per repetition; 0 when the figure was given */
     double bandwidth_gbs;       /* median of bandwidth_runs; -1 when not measured */
     double ceiling_tok_s;       /* bandwidth_gbs / weight bytes per token; -1 without bandwidth */
-    double ceiling_fraction;    /* median over repetitions of decode / ceiling; -1 without */
+    double ceiling_fraction;    /* median of ceiling_fraction_runs; -1 without */
     int64_t peak_rss;           /* VmHWM at the end */
     int64_t kv_used;            /* KV cache committed at its peak */
     int64_t kv_bytes_per_token;
