@@ -33,6 +33,11 @@ int cli_fail_status(fg_status s, const char *fmt, ...) __attribute__((format(pri
 
 /* Option parsing helpers: strict integer/size parsing with a clear error. */
 bool cli_parse_int(const char *s, long long lo, long long hi, long long *out);
+/* A decimal number in [lo, hi] (no NaN, no trailing characters, nothing out of range). */
+bool cli_parse_double(const char *s, double lo, double hi, double *out);
+/* --bandwidth GB/s of bench and suite: from 1 MB/s to 100 TB/s */
+#define CLI_BW_MIN 0.001
+#define CLI_BW_MAX 1e5
 /* Sizes like 7.4G, 512M, 1024k, 123 (bytes). */
 bool cli_parse_size(const char *s, uint64_t *out);
 /* Human-readable byte count, e.g. "1.23 GiB". */

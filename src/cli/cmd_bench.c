@@ -185,10 +185,10 @@ int cmd_bench(int argc, char **argv)
             p.quant = (int)q;
         } else if (!strcmp(a, "--bandwidth")) {
             NEED_VALUE();
-            char *end;
-            double g = strtod(v, &end);
-            if (!*v || *end || !(g > 0 && g < 1e5)) { cli_fail("bench: --bandwidth wants GB/s > 0, got '%s'", v); goto out; }
-            p.bandwidth_gbs = g;
+            if (!cli_parse_double(v, CLI_BW_MIN, CLI_BW_MAX, &p.bandwidth_gbs)) {
+                cli_fail("bench: --bandwidth wants GB/s > 0, got '%s'", v);
+                goto out;
+            }
         } else if (!strcmp(a, "--no-bandwidth")) {
             p.bandwidth_gbs = -1;
         } else if (!strcmp(a, "--text")) {

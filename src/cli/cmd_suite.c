@@ -137,9 +137,7 @@ int cmd_suite(int argc, char **argv)
             }
         } else if (!strcmp(a, "--timeout")) {
             NEED_VALUE();
-            char *end;
-            timeout = strtod(val, &end);
-            if (!*val || *end || !(timeout > 0 && timeout <= 7 * 86400)) {
+            if (!cli_parse_double(val, 0.001, 7 * 86400, &timeout)) {
                 cli_fail("suite: --timeout wants seconds > 0, got '%s'", val);
                 goto out;
             }
@@ -158,13 +156,10 @@ int cmd_suite(int argc, char **argv)
         else if (!strcmp(a, "--no-bandwidth")) bw = -1;
         else if (!strcmp(a, "--bandwidth")) {
             NEED_VALUE();
-            char *end;
-            double g = strtod(val, &end);
-            if (!*val || *end || !(g > 0 && g < 1e5)) {
+            if (!cli_parse_double(val, CLI_BW_MIN, CLI_BW_MAX, &bw)) {
                 cli_fail("suite: --bandwidth wants GB/s > 0, got '%s'", val);
                 goto out;
             }
-            bw = g;
         }
         else if (!strcmp(a, "--json")) json = true;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = true;

@@ -13,10 +13,8 @@ fg_status cli_load_tokenizer(const fg_model *m, fg_tokenizer **out)
 
 static bool parse_float(const char *s, double lo, double hi, float *out)
 {
-    if (!s || !*s) return false;
-    char *end;
-    double v = strtod(s, &end);
-    if (*end || !(v >= lo && v <= hi)) return false;
+    double v;
+    if (!cli_parse_double(s, lo, hi, &v)) return false;
     *out = (float)v;
     return true;
 }

@@ -57,6 +57,17 @@ bool cli_parse_int(const char *s, long long lo, long long hi, long long *out)
     return true;
 }
 
+bool cli_parse_double(const char *s, double lo, double hi, double *out)
+{
+    if (!s || !*s) return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !(v >= lo && v <= hi)) return false;
+    *out = v;
+    return true;
+}
+
 bool cli_parse_size(const char *s, uint64_t *out)
 {
     if (!s || !*s) return false;
