@@ -99,7 +99,7 @@ for s in shapes:
         if d.get("ceiling_fraction"):
             bw = d.get("bandwidth_gb_s_runs") or [d["bandwidth_gb_s"]]
             ceil = (f"{100 * d['ceiling_fraction']:.0f}% of {d['ceiling_tok_s']:.1f} "
-                    f"({min(bw):.1f}-{max(bw):.1f} GB/s)")
+                    f"({min(bw):.1f}-{max(bw):.1f} GB/s; whole decode {100 * dc['median'] / d['ceiling_tok_s']:.0f}%)")
         over = d["peak_rss"] - d["file_size"] - d["kv_used"]
         peer = peers.get((s, t))
         target = f"{peer[0]:g} / {peer[1]:g}" if peer else "-"
@@ -122,8 +122,10 @@ head = ["# frugal bench", ""]
 if any_d:
     head.append(f"{any_d['n_threads']} threads ({any_d['isa']}), ctx {any_d['n_ctx']}, prompt {any_d['n_prompt']} tokens, "
                 f"{any_d['n_gen']} generated, {any_d['reps']} repetitions (median, min-max); the read bandwidth "
-                f"(the rate at which the threads stream the weights a token reads, in place) is measured before and after every repetition, each repetition's decode is compared with the "
-                f"better of the two, and the fraction is the median over repetitions; runs in {dir}")
+                f"(the rate at which the threads stream the weights a token reads, in place) is measured after every repetition in "
+                f"{any_d.get('ceiling_pairs') or 0} pairs of such a read and a decode step next to it; a pair's fraction is read time / step time, "
+                f"a repetition's the median over its pairs, the figure the median over repetitions (GB/s: the range of the repetitions' "
+                f"medians; 'whole decode': the decode median / the ceiling median, two figures taken at different moments); runs in {dir}")
     head.append("")
 head += ["| shape | type | file | prefill tok/s | decode tok/s | decode vs bandwidth ceiling | first token "
          "| peak RSS | KV used | peak - file - KV (target <= 64 MiB) | llama.cpp decode / prefill, met |",
