@@ -314,6 +314,19 @@ INLINE void q4_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
     const int64_t nb = cols / 32, ng = nb / 4;
     const __m512i k8 = _mm512_set1_epi8(8), m4 = _mm512_set1_epi8(15);
     const __m512i idx4 = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    /* A group of 4 blocks is 72 bytes: d at bytes 0, 18, 36, 54 and the nibbles at 2-17,
+     * 20-35, 38-53, 56-71, all at even offsets. Two 64-byte loads inside the group, at
+     * bytes 0 and 8, hold all of it: one two-source word permute gathers the 64 nibble
+     * bytes (words 1-8, 10-17, 19-26 of the first, 24-31 of the second) and one word
+     * permute the four d. Against four 16-byte loads, three inserts and the d put
+     * together with scalar loads and shifts: from cache 8-10 % faster, from RAM 4-5 %
+     * (4864 x 896 and 896 x 4864, 2 threads, same-process alternation, results
+     * identical); the same for Q8_0's two blocks ran 16 % slower from cache (the
+     * permutes cost more than the loads they replace there), so Q8_0 keeps its loads. */
+    const __m512i qs_idx = _mm512_set_epi16(63, 62, 61, 60, 59, 58, 57, 56, 26, 25, 24, 23, 22, 21, 20, 19,
+                                            17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);
+    const __m512i d_idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                           0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27, 18, 9, 0);
     for (int64_t g = 0; g < ng; g++) {
         __m512i wa[4], wb[4];
         __m128 dw[4];
@@ -321,15 +334,11 @@ INLINE void q4_0_tile(const fg_mm_task *tk, int64_t r0, int t0, const int R, con
             const fg_block_q4_0 *q = (const fg_block_q4_0 *)wr[r] + 4 * g;
             PREFETCH(q); /* 72 bytes per step */
             PREFETCH((const uint8_t *)q + 64);
-            __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)q[0].qs));
-            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q[1].qs), 1);
-            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q[2].qs), 2);
-            v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)q[3].qs), 3);
+            const __m512i lo = _mm512_loadu_si512(q), hi = _mm512_loadu_si512((const uint8_t *)q + 8);
+            const __m512i v = _mm512_permutex2var_epi16(lo, qs_idx, hi);
             wa[r] = _mm512_and_si512(v, m4);
             wb[r] = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
-            uint64_t d4 = (uint64_t)q[0].d | ((uint64_t)q[1].d << 16) | ((uint64_t)q[2].d << 32) |
-                          ((uint64_t)q[3].d << 48);
-            dw[r] = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)d4));
+            dw[r] = _mm_cvtph_ps(_mm512_castsi512_si128(_mm512_permutexvar_epi16(d_idx, lo)));
         }
         UNROLL for (int t = 0; t < T; t++) {
             const __m512i xa = _mm512_loadu_si512(xq[t] + 128 * g), xb = _mm512_loadu_si512(xq[t] + 128 * g + 64);
