@@ -62,6 +62,9 @@ check samples "$tmp/mem.json" "len(d['samples']) >= 1 and d['breakdown']['kernel
 check given-bw "$tmp/b2.json" "d['bandwidth_gb_s'] == 12.5"
 timeout 120 "$frugal" bench "$q8" -p 8 -n 2 -r 1 --ctx 32 --no-bandwidth --json >"$tmp/b3.json" 2>"$tmp/err" || fail "bench --no-bandwidth"
 check no-bw "$tmp/b3.json" "d['bandwidth_gb_s'] is None and d['ceiling_fraction'] is None"
+# no decode (-n 0): prefill only, nothing for a ceiling to compare with
+timeout 120 "$frugal" bench "$q8" -p 8 -n 0 -r 1 --ctx 32 --json >"$tmp/b6.json" 2>"$tmp/err" || fail "bench -n 0"
+check no-decode "$tmp/b6.json" "d['prefill_tok_s']['median'] > 0 and d['decode_tok_s']['median'] == 0 and d['bandwidth_gb_s'] is None and d['ceiling_fraction'] is None"
 timeout 120 "$frugal" bench "$q8" --text "Hello world, this is a prompt" -n 2 -r 2 --ctx 64 --no-bandwidth --json \
   >"$tmp/b4.json" 2>"$tmp/err" || fail "bench --text: $(head -2 "$tmp/err")"
 ntok=$("$frugal" tokenize "$q8" "Hello world, this is a prompt" | tr ',' '\n' | grep -c .)

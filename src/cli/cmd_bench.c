@@ -35,7 +35,7 @@ static void usage(void)
     printf("usage: frugal bench MODEL [options]\n"
            "  -p N              synthetic prompt length in tokens (default 392)\n"
            "  --text TEXT       a prompt text instead (repeatable; repetitions cycle through them)\n"
-           "  -n N              tokens to generate, greedy (default 128)\n"
+           "  -n N              tokens to generate, greedy (default 128; 0: prefill only, no ceiling)\n"
            "  -r N              repetitions (default 3; median, min and max are reported)\n"
            "  --ctx N           context size (default 4096)\n"
            "  --threads N       threads (default: physical cores)\n"

@@ -239,8 +239,9 @@ fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
     r->n_threads = n_threads;
     snprintf(r->isa, sizeof r->isa, "%s", fg_isa_name(fg_isa_active()));
 
-    /* the ceiling: measured in pairs with decode steps after each repetition, or given */
-    const bool measure_bw = p->bandwidth_gbs == 0, have_bw = p->bandwidth_gbs >= 0;
+    /* the ceiling: measured in pairs with decode steps after each repetition, or given;
+     * nothing to compare without decode (-n 0) */
+    const bool measure_bw = p->bandwidth_gbs == 0 && p->n_gen > 0, have_bw = p->bandwidth_gbs >= 0 && p->n_gen > 0;
     double frac[FG_BENCH_MAX_REPS];
 
     fg_model *m = NULL;
