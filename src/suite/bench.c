@@ -35,6 +35,7 @@ fg_bench_params fg_bench_default_params(void)
  * counts) and one decode step. */
 #define BW_PAIRS 16
 #define BW_PAIR_PASSES 2
+_Static_assert(BW_PAIRS <= FG_BENCH_MAX_REPS, "fg_bench_stats takes the pairs");
 
 static double now_s(void)
 {
@@ -183,12 +184,6 @@ static void phase(const fg_bench_params *p, const char *name)
     if (p->on_phase) p->on_phase(name, p->user);
 }
 
-static double median_of(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* The decode ceiling, measured in pairs: a shared or virtual machine's read bandwidth
  * moves by tens of percent within a second (seen here: one pass over 343 MiB read at
  * 19 to 31 GB/s from one pass to the next), so a figure taken at another moment than
@@ -218,8 +213,8 @@ static fg_status ceiling_pairs(fg_session *s, int32_t tok, double bytes, float *
         rate[i] = g;
         ratio[i] = bytes / (g * 1e9) / (t > 0 ? t : 1e-9);
     }
-    *gbs = median_of(rate, BW_PAIRS);
-    *frac = median_of(ratio, BW_PAIRS);
+    *gbs = fg_bench_stats(rate, BW_PAIRS).median;
+    *frac = fg_bench_stats(ratio, BW_PAIRS).median;
     return FG_OK;
 }
 
@@ -242,7 +237,7 @@ fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
     /* the ceiling: measured in pairs with decode steps after each repetition, or given;
      * nothing to compare without decode (-n 0) */
     const bool measure_bw = p->bandwidth_gbs == 0 && p->n_gen > 0, have_bw = p->bandwidth_gbs >= 0 && p->n_gen > 0;
-    double frac[FG_BENCH_MAX_REPS];
+    double *frac = r->ceiling_fraction_runs;
 
     fg_model *m = NULL;
     fg_session *s = NULL;
@@ -356,7 +351,6 @@ fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
     r->decode_tok_s = fg_bench_stats(r->decode_runs, p->reps);
     r->ttft_ms = fg_bench_stats(r->ttft_runs, p->reps);
     if (have_bw && r->weight_bytes_per_token > 0) {
-        memcpy(r->ceiling_fraction_runs, frac, (size_t)p->reps * sizeof *frac);
         r->bandwidth_gbs = fg_bench_stats(r->bandwidth_runs, p->reps).median;
         r->ceiling_tok_s = r->bandwidth_gbs * 1e9 / (double)r->weight_bytes_per_token;
         r->ceiling_fraction = fg_bench_stats(frac, p->reps).median;
