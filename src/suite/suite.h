@@ -74,8 +74,7 @@ typedef struct fg_bench_result {
     fg_bench_stat prefill_tok_s, decode_tok_s, ttft_ms;
     /* The ceiling. Measured: after each repetition's decode, in BW_PAIRS pairs of a read
      * rate of the bytes a token reads and one decode step next to it (bench.c
-     * ceiling_pairs);
-     * bandwidth_runs[i] is the median rate of repetition i's pairs and
+     * ceiling_pairs); bandwidth_runs[i] is the median rate of repetition i's pairs and
      * ceiling_fraction_runs[i] the median over them of (time to read the bytes at the
      * pair's rate) / (time of its decode step). Given (bandwidth_gbs > 0 in the params):
      * that figure for every repetition, and decode_runs[i] / (figure / bytes per token). */
