@@ -62,6 +62,15 @@ check samples "$tmp/mem.json" "len(d['samples']) >= 1 and d['breakdown']['kernel
 check given-bw "$tmp/b2.json" "d['bandwidth_gb_s'] == 12.5 and d['ceiling_pairs'] == 0 and abs(d['ceiling_fraction'] - d['decode_tok_s']['median'] * d['weight_bytes_per_token'] / 12.5e9) < 1e-9 * d['ceiling_fraction']"
 timeout 120 "$frugal" bench "$q8" -p 8 -n 2 -r 1 --ctx 32 --no-bandwidth --json >"$tmp/b3.json" 2>"$tmp/err" || fail "bench --no-bandwidth"
 check no-bw "$tmp/b3.json" "d['bandwidth_gb_s'] is None and d['ceiling_fraction'] is None"
+check no-profile "$tmp/b3.json" "d['decode_profile'] is None"
+# --profile: every decode step of every repetition timed by phase; the phases' products
+# read exactly the weights of a token, and only the product phases have a rate
+timeout 120 "$frugal" bench "$q8" -p 8 -n 3 -r 2 --ctx 32 --no-bandwidth --profile --json >"$tmp/b7.json" 2>"$tmp/err" ||
+  fail "bench --profile: $(head -2 "$tmp/err")"
+check profile "$tmp/b7.json" "(p := d['decode_profile'])['steps'] == 6 and (ph := p['phases']) is not None and [e['name'] for e in ph] == ['embed', 'attn_norm', 'qkv', 'attention', 'attn_out', 'ffn_norm', 'gate_up', 'down', 'output'] and abs(sum(e['share'] for e in ph) - 1) < 1e-9 and sum(e['weight_bytes_per_step'] for e in ph) == d['weight_bytes_per_token'] and all((e['weight_gb_s'] is None) == (e['name'] not in ('qkv', 'attn_out', 'gate_up', 'down', 'output')) for e in ph) and all(e['ms_per_step'] >= 0 for e in ph)"
+timeout 120 "$frugal" bench "$q8" -p 8 -n 2 -r 1 --ctx 32 --no-bandwidth --profile >"$tmp/b7.txt" 2>"$tmp/err" || fail "bench --profile (text)"
+grep -q "^profile    a decode step by phase (2 steps)" "$tmp/b7.txt" || fail "bench --profile: no profile table in the text output"
+[ "$(grep -c "weights at" "$tmp/b7.txt")" = 5 ] || fail "bench --profile: expected 5 product phases with a rate"
 # no decode (-n 0): prefill only, nothing for a ceiling to compare with
 timeout 120 "$frugal" bench "$q8" -p 8 -n 0 -r 1 --ctx 32 --json >"$tmp/b6.json" 2>"$tmp/err" || fail "bench -n 0"
 check no-decode "$tmp/b6.json" "d['prefill_tok_s']['median'] > 0 and d['decode_tok_s']['median'] == 0 and d['bandwidth_gb_s'] is None and d['ceiling_fraction'] is None"

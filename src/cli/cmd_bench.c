@@ -1,5 +1,5 @@
 /* frugal bench MODEL [-p PROMPT_TOKENS] [-n GEN_TOKENS] [-r REPS] [--ctx N] [--threads N]
- *                    [--json] [--memory-report FILE] [--verbose] ...
+ *                    [--json] [--memory-report FILE] [--profile] [--verbose] ...
  *
  * Prefill and decode speed (median of the repetitions, with min/max), time to first
  * token, the rate at which the threads stream the weights (the read bandwidth for them)
@@ -45,6 +45,8 @@ static void usage(void)
            "  --bandwidth GB/s  use this read bandwidth instead of measuring the rate at which\n"
            "                    the threads stream the weights a token reads (in place)\n"
            "  --no-bandwidth    do not measure the read bandwidth (no decode ceiling)\n"
+           "  --profile         where a decode step's time goes: per phase (norms, products,\n"
+           "                    attention, logits) ms per step, share, GB/s of weights read\n"
            "  --json            one JSON object on stdout\n"
            "  --memory-report F write the memory timeline (phases load/prefill/decode) and breakdown to F\n"
            "  --phase-fd N      announce phases as lines \"phase NAME\" on file descriptor N (the suite)\n"
@@ -100,6 +102,18 @@ static void print_text(const fg_bench_result *r, bool verbose)
                    100 * f.median, 100 * f.min, 100 * f.max, r->ceiling_pairs);
         else
             printf("ceiling    decode at %.1f%% of it (min %.1f, max %.1f)\n", 100 * f.median, 100 * f.min, 100 * f.max);
+    }
+    if (r->profiled) {
+        double total = 0;
+        for (int i = 0; i < FG_PROF_PHASES; i++) total += r->profile.seconds[i];
+        printf("profile    a decode step by phase (%lld steps):\n", (long long)r->profile.steps);
+        for (int i = 0; i < FG_PROF_PHASES; i++) {
+            const double sec = r->profile.seconds[i], bytes = r->profile.weight_bytes[i];
+            printf("           %-10s %8.3f ms %5.1f%%", fg_profile_phase_name(i), sec / (double)r->profile.steps * 1e3,
+                   total > 0 ? 100 * sec / total : 0.0);
+            if (bytes > 0 && sec > 0) printf("   weights at %5.1f GB/s", bytes / sec / 1e9);
+            printf("\n");
+        }
     }
     printf("memory     peak RSS %s = %s %s + KV used %s %s %s over them\n", fg_mem_fmt_bytes(r->peak_rss, a, sizeof a),
            r->converted ? "converted weights" : "file",
@@ -191,6 +205,8 @@ int cmd_bench(int argc, char **argv)
             }
         } else if (!strcmp(a, "--no-bandwidth")) {
             p.bandwidth_gbs = -1;
+        } else if (!strcmp(a, "--profile")) {
+            p.profile = true;
         } else if (!strcmp(a, "--text")) {
             NEED_VALUE();
             texts[p.n_texts++] = v;

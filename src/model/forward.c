@@ -17,6 +17,7 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 static void add_bias(float *y, const float *b, int64_t n)
 {
@@ -164,6 +165,38 @@ static void attn_task(void *arg, int ith, int nth)
     }
 }
 
+/* ---- decode profile (fg_session_set_profile) ------------------------------------------ */
+enum { PH_EMBED, PH_ATTN_NORM, PH_QKV, PH_ATTENTION, PH_ATTN_OUT, PH_FFN_NORM, PH_GATE_UP, PH_DOWN, PH_OUTPUT };
+static const char *const phase_names[FG_PROF_PHASES] = {"embed",    "attn_norm", "qkv",  "attention", "attn_out",
+                                                        "ffn_norm", "gate_up",   "down", "output"};
+_Static_assert(PH_OUTPUT + 1 == FG_PROF_PHASES, "one name per phase");
+
+const char *fg_profile_phase_name(int phase) { return phase >= 0 && phase < FG_PROF_PHASES ? phase_names[phase] : NULL; }
+
+typedef struct {
+    fg_profile *p; /* NULL: not profiling this chunk */
+    double t;      /* when the current phase began */
+} prof_clock;
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ends phase ph, whose products read `bytes` of weights, and begins the next */
+static void prof_mark(prof_clock *c, int ph, double bytes)
+{
+    if (!c->p) return;
+    double t = mono_s();
+    c->p->seconds[ph] += t - c->t;
+    c->p->weight_bytes[ph] += bytes;
+    c->t = t;
+}
+
+static double mat_bytes(const fg_mat *w) { return (double)w->row_stride * (double)w->rows; }
+
 /* y = x·wᵀ, naming the nn matrices multiplied next (their shares are prefetched while
  * the threads wait: see fg_matmul_group_then) */
 static void mm(fg_session *s, const fg_mat *w, const float *x, int64_t B, float *y, int nn, const fg_mat *const next[])
@@ -180,10 +213,16 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
     int64_t E = hp->n_embd;
     float eps = (float)hp->norm_eps;
 
+    prof_clock pc = {B == 1 ? s->prof : NULL, 0};
+    if (pc.p) {
+        pc.p->steps++;
+        pc.t = mono_s();
+    }
     for (int64_t t = 0; t < B; t++)
         fg_dequant_row(m->tok_embd.dtype, (const uint8_t *)m->tok_embd.data + (size_t)ids[t] * m->tok_embd.row_stride,
                        s->x + t * E, E);
     rope_table(s, pos0, B);
+    prof_mark(&pc, PH_EMBED, 0);
 
     /* every matmul names the one that follows, for the threads to prefetch while they
      * wait: each layer's q/k/v, o, gate/up and down; after the last layer the output
@@ -205,35 +244,43 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
             n_after = 1;
         }
         for (int64_t t = 0; t < B; t++) fg_rmsnorm(s->h + t * E, s->x + t * E, l->attn_norm, (int)E, eps);
+        prof_mark(&pc, PH_ATTN_NORM, 0);
         {
             float *y3[3] = {s->q, s->k, s->v};
             fg_matmul_group_then(3, w3, s->h, (int)B, y3, s->pool, s->work, 1, (const fg_mat *const[]){&l->wo});
         }
+        prof_mark(&pc, PH_QKV, mat_bytes(&l->wq) + mat_bytes(&l->wk) + mat_bytes(&l->wv));
         if (B > 1)
             for (int64_t t = 0; t < B; t++)
                 for (int64_t kh = 0; kh < hp->n_head_kv; kh++) qkv_finish(s, l, L, pos0, t, kh);
         attn_job job = {s, l, L, pos0, B};
         fg_pool_run(s->pool, attn_task, &job);
+        prof_mark(&pc, PH_ATTENTION, 0);
         mm(s, &l->wo, s->att, B, s->h, 2, w2);
         for (int64_t i = 0; i < B * E; i++) s->x[i] += s->h[i];
+        prof_mark(&pc, PH_ATTN_OUT, mat_bytes(&l->wo));
 
         for (int64_t t = 0; t < B; t++) fg_rmsnorm(s->h + t * E, s->x + t * E, l->ffn_norm, (int)E, eps);
+        prof_mark(&pc, PH_FFN_NORM, 0);
         /* FG_FFN_ROWS tokens at a time (gate/up are sized for that); the down projection
          * of a slice overwrites its own rows of h, which the slice has consumed */
         for (int64_t t0 = 0; t0 < B; t0 += FG_FFN_ROWS) {
             int64_t nb = B - t0 < FG_FFN_ROWS ? B - t0 : FG_FFN_ROWS;
             fg_matmul_glu_then(&l->w_gate, &l->w_up, s->h + t0 * E, (int)nb, s->gate, s->up, s->pool, s->work, 1,
                                (const fg_mat *const[]){&l->w_down});
+            prof_mark(&pc, PH_GATE_UP, mat_bytes(&l->w_gate) + mat_bytes(&l->w_up)); /* one slice when profiled */
             bool last = t0 + FG_FFN_ROWS >= B;
             mm(s, &l->w_down, s->gate, nb, s->h + t0 * E, last ? n_after : 2, last ? after_ffn : w2);
         }
         for (int64_t i = 0; i < B * E; i++) s->x[i] += s->h[i];
+        prof_mark(&pc, PH_DOWN, mat_bytes(&l->w_down));
     }
 
     if (mode == FG_LOGITS_NONE) return;
     int64_t first = mode == FG_LOGITS_ALL ? 0 : B - 1;
     for (int64_t t = first; t < B; t++) fg_rmsnorm(s->h + t * E, s->x + t * E, m->output_norm, (int)E, eps);
     mm(s, &m->output, s->h + first * E, B - first, logits, 3, qkv0);
+    prof_mark(&pc, PH_OUTPUT, mat_bytes(&m->output));
 }
 
 fg_status fg_session_eval(fg_session *s, const int32_t *ids, int64_t n, fg_logits_mode mode, float *logits)

@@ -64,6 +64,7 @@ struct fg_session {
     fg_dtype kv_type;
     size_t kv_row_bytes;
     int32_t *tokens;   /* [n_ctx] ids of the cached positions (prefix reuse) */
+    fg_profile *prof;  /* one-token steps add their phase times here (NULL: off) */
     /* Scratch arena (one region, committed at creation): activations for n_batch tokens. */
     fg_region scratch;
     float *x;      /* [n_batch x n_embd]   residual stream */

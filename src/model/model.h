@@ -91,6 +91,30 @@ size_t fg_session_kv_bytes_per_token(const fg_session *s);
  * best of `passes` passes: the ceiling decode is compared with. -1 with fg_last_error(). */
 double fg_session_weight_read_rate(fg_session *s, int passes);
 
+/* Decode profile: where the time of one-token steps goes. While a profile is set
+ * (fg_session_set_profile), every fg_session_eval chunk of one token adds, per phase,
+ * the seconds it took (monotonic clock, read at each phase boundary: ~9 readings per
+ * layer) and the weight bytes its matrix products read; chunks of several tokens
+ * (prefill) are not counted. Phases, in the order of a step:
+ *   embed      token embedding row and the rope table
+ *   attn_norm  the attention norm
+ *   qkv        the q, k and v products
+ *   attention  biases, norms, rope, the cache write and the attention itself
+ *   attn_out   the output projection and the residual add
+ *   ffn_norm   the feed-forward norm
+ *   gate_up    gate and up products and silu(gate) * up
+ *   down       the down projection and the residual add
+ *   output     the final norm and the logits product */
+#define FG_PROF_PHASES 9
+typedef struct fg_profile {
+    double seconds[FG_PROF_PHASES];
+    double weight_bytes[FG_PROF_PHASES]; /* read by the phase's products; 0 for the others */
+    int64_t steps;                        /* one-token steps counted */
+} fg_profile;
+const char *fg_profile_phase_name(int phase);
+/* Counts into p from now on (p is not cleared); NULL stops. */
+void fg_session_set_profile(fg_session *s, fg_profile *p);
+
 typedef enum fg_logits_mode {
     FG_LOGITS_NONE = 0,    /* fill the cache only */
     FG_LOGITS_LAST,        /* logits of the last token: n_vocab floats */

@@ -30,6 +30,8 @@ int64_t fg_session_common_prefix(const fg_session *s, const int32_t *ids, int64_
     return i;
 }
 
+void fg_session_set_profile(fg_session *s, fg_profile *p) { s->prof = p; }
+
 size_t fg_session_kv_bytes_per_token(const fg_session *s)
 {
     return 2 * (size_t)s->model->hp.n_layer * s->kv_row_bytes;

@@ -329,6 +329,7 @@ fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
         r->ttft_runs[rep] = (c - a) * 1e3;
         phase(p, "decode");
         int32_t fed = ids[n - 1]; /* the token the last step fed */
+        if (p->profile) fg_session_set_profile(s, &r->profile);
         double d0 = now_s();
         for (int64_t i = 0; i < p->n_gen; i++) {
             if ((st = fg_session_eval(s, &next, 1, FG_LOGITS_LAST, logits))) goto done;
@@ -336,6 +337,7 @@ fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
             next = (int32_t)fg_vec_argmax(logits, n_pick);
         }
         double dt = now_s() - d0;
+        fg_session_set_profile(s, NULL);
         r->decode_runs[rep] = p->n_gen > 0 ? (double)p->n_gen / (dt > 0 ? dt : 1e-9) : 0;
         if (measure_bw) {
             phase(p, "bandwidth");
@@ -347,6 +349,7 @@ fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
             frac[rep] = r->decode_runs[rep] / (p->bandwidth_gbs * 1e9 / (double)r->weight_bytes_per_token);
         }
     }
+    r->profiled = p->profile && r->profile.steps > 0;
     r->prefill_tok_s = fg_bench_stats(r->prefill_runs, p->reps);
     r->decode_tok_s = fg_bench_stats(r->decode_runs, p->reps);
     r->ttft_ms = fg_bench_stats(r->ttft_runs, p->reps);
@@ -423,6 +426,29 @@ cJSON *fg_bench_result_json(const fg_bench_result *r)
         cJSON_AddNullToObject(o, "ceiling_fraction");
         cJSON_AddNullToObject(o, "ceiling_fraction_runs");
         cJSON_AddNullToObject(o, "ceiling_pairs");
+    }
+    if (r->profiled) {
+        cJSON *dp = cJSON_AddObjectToObject(o, "decode_profile");
+        cJSON *ph = dp ? cJSON_AddArrayToObject(dp, "phases") : NULL;
+        if (ph) {
+            cJSON_AddNumberToObject(dp, "steps", (double)r->profile.steps);
+            double total = 0;
+            for (int i = 0; i < FG_PROF_PHASES; i++) total += r->profile.seconds[i];
+            for (int i = 0; i < FG_PROF_PHASES; i++) {
+                cJSON *e = cJSON_CreateObject();
+                if (!e) break;
+                double sec = r->profile.seconds[i], bytes = r->profile.weight_bytes[i];
+                cJSON_AddStringToObject(e, "name", fg_profile_phase_name(i));
+                cJSON_AddNumberToObject(e, "ms_per_step", sec / (double)r->profile.steps * 1e3);
+                cJSON_AddNumberToObject(e, "share", total > 0 ? sec / total : 0);
+                cJSON_AddNumberToObject(e, "weight_bytes_per_step", bytes / (double)r->profile.steps);
+                if (bytes > 0 && sec > 0) cJSON_AddNumberToObject(e, "weight_gb_s", bytes / sec / 1e9);
+                else cJSON_AddNullToObject(e, "weight_gb_s");
+                cJSON_AddItemToArray(ph, e);
+            }
+        }
+    } else {
+        cJSON_AddNullToObject(o, "decode_profile");
     }
     cJSON_AddNumberToObject(o, "peak_rss", (double)r->peak_rss);
     cJSON_AddNumberToObject(o, "kv_used", (double)r->kv_used);

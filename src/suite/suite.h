@@ -49,6 +49,7 @@ typedef struct fg_bench_params {
     double bandwidth_gbs;       /* > 0: use this figure; 0: measure the rate at which the
                                    threads stream the weights (fg_session_weight_read_rate);
                                    < 0: do not measure */
+    bool profile;               /* time the decode steps' phases (fg_session_set_profile) */
     fg_bench_phase_fn on_phase; /* called at the start of each phase (may be NULL) */
     void *user;
 } fg_bench_params;
@@ -84,6 +85,8 @@ typedef struct fg_bench_result {
     double bandwidth_gbs;       /* median of bandwidth_runs; -1 when not measured */
     double ceiling_tok_s;       /* bandwidth_gbs / weight bytes per token; -1 without bandwidth */
     double ceiling_fraction;    /* median of ceiling_fraction_runs; -1 without */
+    bool profiled;              /* profile holds the decode steps of every repetition */
+    fg_profile profile;
     int64_t peak_rss;           /* VmHWM at the end */
     int64_t kv_used;            /* KV cache committed at its peak */
     int64_t kv_bytes_per_token;
