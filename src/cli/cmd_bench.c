@@ -104,14 +104,11 @@ static void print_text(const fg_bench_result *r, bool verbose)
             printf("ceiling    decode at %.1f%% of it (min %.1f, max %.1f)\n", 100 * f.median, 100 * f.min, 100 * f.max);
     }
     if (r->profiled) {
-        double total = 0;
-        for (int i = 0; i < FG_PROF_PHASES; i++) total += r->profile.seconds[i];
         printf("profile    a decode step by phase (%lld steps):\n", (long long)r->profile.steps);
         for (int i = 0; i < FG_PROF_PHASES; i++) {
-            const double sec = r->profile.seconds[i], bytes = r->profile.weight_bytes[i];
-            printf("           %-10s %8.3f ms %5.1f%%", fg_profile_phase_name(i), sec / (double)r->profile.steps * 1e3,
-                   total > 0 ? 100 * sec / total : 0.0);
-            if (bytes > 0 && sec > 0) printf("   weights at %5.1f GB/s", bytes / sec / 1e9);
+            const fg_bench_phase f = fg_bench_profile_phase(r, i);
+            printf("           %-10s %8.3f ms %5.1f%%", f.name, f.ms_per_step, 100 * f.share);
+            if (f.weight_gb_s >= 0) printf("   weights at %5.1f GB/s", f.weight_gb_s);
             printf("\n");
         }
     }

@@ -380,6 +380,19 @@ done:
     return st;
 }
 
+fg_bench_phase fg_bench_profile_phase(const fg_bench_result *r, int i)
+{
+    const fg_profile *p = &r->profile;
+    double total = 0;
+    for (int k = 0; k < FG_PROF_PHASES; k++) total += p->seconds[k];
+    const double steps = p->steps > 0 ? (double)p->steps : 1, sec = p->seconds[i], bytes = p->weight_bytes[i];
+    return (fg_bench_phase){.name = fg_profile_phase_name(i),
+                            .ms_per_step = sec / steps * 1e3,
+                            .share = total > 0 ? sec / total : 0,
+                            .weight_bytes_per_step = bytes / steps,
+                            .weight_gb_s = bytes > 0 && sec > 0 ? bytes / sec / 1e9 : -1};
+}
+
 /* ---- JSON ----------------------------------------------------------------------------- */
 
 static cJSON *stat_json(fg_bench_stat s, const double *runs, int n)
@@ -432,17 +445,15 @@ cJSON *fg_bench_result_json(const fg_bench_result *r)
         cJSON *ph = dp ? cJSON_AddArrayToObject(dp, "phases") : NULL;
         if (ph) {
             cJSON_AddNumberToObject(dp, "steps", (double)r->profile.steps);
-            double total = 0;
-            for (int i = 0; i < FG_PROF_PHASES; i++) total += r->profile.seconds[i];
             for (int i = 0; i < FG_PROF_PHASES; i++) {
                 cJSON *e = cJSON_CreateObject();
                 if (!e) break;
-                double sec = r->profile.seconds[i], bytes = r->profile.weight_bytes[i];
-                cJSON_AddStringToObject(e, "name", fg_profile_phase_name(i));
-                cJSON_AddNumberToObject(e, "ms_per_step", sec / (double)r->profile.steps * 1e3);
-                cJSON_AddNumberToObject(e, "share", total > 0 ? sec / total : 0);
-                cJSON_AddNumberToObject(e, "weight_bytes_per_step", bytes / (double)r->profile.steps);
-                if (bytes > 0 && sec > 0) cJSON_AddNumberToObject(e, "weight_gb_s", bytes / sec / 1e9);
+                const fg_bench_phase f = fg_bench_profile_phase(r, i);
+                cJSON_AddStringToObject(e, "name", f.name);
+                cJSON_AddNumberToObject(e, "ms_per_step", f.ms_per_step);
+                cJSON_AddNumberToObject(e, "share", f.share);
+                cJSON_AddNumberToObject(e, "weight_bytes_per_step", f.weight_bytes_per_step);
+                if (f.weight_gb_s >= 0) cJSON_AddNumberToObject(e, "weight_gb_s", f.weight_gb_s);
                 else cJSON_AddNullToObject(e, "weight_gb_s");
                 cJSON_AddItemToArray(ph, e);
             }

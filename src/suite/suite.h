@@ -104,6 +104,15 @@ static inline int64_t fg_bench_file_pmd(const fg_bench_result *r)
     return r->breakdown.have_smaps ? r->breakdown.smaps.file_pmd : -1;
 }
 
+/* Phase i (< FG_PROF_PHASES) of a profiled result, as both outputs print it: ms per step,
+ * share of the profiled time, weight bytes per step and the rate at which the phase's
+ * products read them (< 0 for a phase without products). */
+typedef struct fg_bench_phase {
+    const char *name;
+    double ms_per_step, share, weight_bytes_per_step, weight_gb_s;
+} fg_bench_phase;
+fg_bench_phase fg_bench_profile_phase(const fg_bench_result *r, int i);
+
 /* Loads the model, runs the repetitions, fills r. Errors (model, context too small for
  * prompt + generated tokens, ...) come back as a status with fg_last_error(). */
 fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r);
