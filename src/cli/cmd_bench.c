@@ -103,7 +103,7 @@ static void print_text(const fg_bench_result *r, bool verbose)
         else
             printf("ceiling    decode at %.1f%% of it (min %.1f, max %.1f)\n", 100 * f.median, 100 * f.min, 100 * f.max);
     }
-    if (r->profiled) {
+    if (r->profile.steps > 0) {
         printf("profile    a decode step by phase (%lld steps):\n", (long long)r->profile.steps);
         for (int i = 0; i < FG_PROF_PHASES; i++) {
             const fg_bench_phase f = fg_bench_profile_phase(r, i);

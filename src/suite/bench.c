@@ -349,7 +349,6 @@ fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
             frac[rep] = r->decode_runs[rep] / (p->bandwidth_gbs * 1e9 / (double)r->weight_bytes_per_token);
         }
     }
-    r->profiled = p->profile && r->profile.steps > 0;
     r->prefill_tok_s = fg_bench_stats(r->prefill_runs, p->reps);
     r->decode_tok_s = fg_bench_stats(r->decode_runs, p->reps);
     r->ttft_ms = fg_bench_stats(r->ttft_runs, p->reps);
@@ -440,7 +439,7 @@ cJSON *fg_bench_result_json(const fg_bench_result *r)
         cJSON_AddNullToObject(o, "ceiling_fraction_runs");
         cJSON_AddNullToObject(o, "ceiling_pairs");
     }
-    if (r->profiled) {
+    if (r->profile.steps > 0) {
         cJSON *dp = cJSON_AddObjectToObject(o, "decode_profile");
         cJSON *ph = dp ? cJSON_AddArrayToObject(dp, "phases") : NULL;
         if (ph) {

@@ -85,8 +85,7 @@ typedef struct fg_bench_result {
     double bandwidth_gbs;       /* median of bandwidth_runs; -1 when not measured */
     double ceiling_tok_s;       /* bandwidth_gbs / weight bytes per token; -1 without bandwidth */
     double ceiling_fraction;    /* median of ceiling_fraction_runs; -1 without */
-    bool profiled;              /* profile holds the decode steps of every repetition */
-    fg_profile profile;
+    fg_profile profile;         /* --profile: the decode steps of every repetition (steps 0: none) */
     int64_t peak_rss;           /* VmHWM at the end */
     int64_t kv_used;            /* KV cache committed at its peak */
     int64_t kv_bytes_per_token;
