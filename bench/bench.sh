@@ -35,34 +35,7 @@ dir=reports/bench-$stamp
 mkdir -p "$dir" models
 [ -n "$out" ] || out=$dir/bench.md
 
-tok=models/qwen-tokenizer
-if [ ! -f $tok/tokenizer.json ]; then
-  mkdir -p $tok
-  xz -dc tests/data/tokenizers/qwen/tokenizer.json.xz > $tok/tokenizer.json.tmp && mv $tok/tokenizer.json.tmp $tok/tokenizer.json
-  cp tests/data/tokenizers/qwen/tokenizer_config.json $tok/
-fi
-synth_help=$("$frugal" synth --help 2>&1 || true)
-has_quantize=0
-"$frugal" quantize --help >/dev/null 2>&1 && has_quantize=1
-
-# model SHAPE TYPE -> prints "PATH [--quant TYPE]"
-model() {
-  local shape=$1 type=$2 f=models/$1-$2.gguf
-  if [ ! -f "$f" ]; then
-    if [[ $type =~ ^(f32|f16|bf16)$ ]] || grep -qw "$type" <<<"$synth_help"; then
-      echo "generating $f" >&2
-      "$frugal" synth "$shape" "$f.tmp" --format gguf --dtype "$type" --tokenizer $tok >&2 && mv "$f.tmp" "$f"
-    elif [ $has_quantize = 1 ]; then
-      local src; src=$(model "$shape" f16)
-      echo "quantizing $src to $f" >&2
-      "$frugal" quantize "$src" "$f.tmp" --type "$type" >&2 && mv "$f.tmp" "$f"
-    else
-      echo "$(model "$shape" f16) --quant $type"
-      return
-    fi
-  fi
-  echo "$f"
-}
+. bench/models.sh
 
 for shape in $shapes; do
   for type in $types; do
