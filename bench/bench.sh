@@ -20,22 +20,14 @@ shapes="qwen2.5-0.5b qwen2.5-1.5b"
 types="f16 q8_0 q4_k_m"
 reps=3
 out=""
-while getopts "o:s:t:r:" opt; do
-  case $opt in
-    o) out=$OPTARG ;;
-    s) shapes=$OPTARG ;;
-    t) types=$OPTARG ;;
-    r) reps=$OPTARG ;;
-    *) echo "usage: bench/bench.sh [-o OUT.md] [-s SHAPES] [-t TYPES] [-r REPS]" >&2; exit 2 ;;
-  esac
-done
-[ -x "$frugal" ] || { echo "bench.sh: $frugal not built (scripts/setup.sh)" >&2; exit 1; }
+. bench/common.sh
+bench_args bench.sh "$@"
 stamp=$(date +%Y%m%d-%H%M%S)
 dir=reports/bench-$stamp
 mkdir -p "$dir" models
 [ -n "$out" ] || out=$dir/bench.md
 
-. bench/models.sh
+models_init
 
 for shape in $shapes; do
   for type in $types; do

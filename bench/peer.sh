@@ -12,25 +12,20 @@
 #
 # Needs Node.js and npm (the first run installs bench/peer/node_modules from the npm
 # registry with `npm ci --ignore-scripts --omit=optional`; x86-64 Linux: the prebuilt
-# package is linux-x64). Models as in bench/bench.sh (bench/models.sh).
+# package is linux-x64). Models as in bench/bench.sh (bench/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 frugal=${FRUGAL:-build/frugal}
 shapes="qwen2.5-0.5b qwen2.5-1.5b"
 types="q8_0 q4_k_m"
-rounds=3
+reps=3
 out=""
-while getopts "o:s:t:r:" opt; do
-  case $opt in
-    o) out=$OPTARG ;;
-    s) shapes=$OPTARG ;;
-    t) types=$OPTARG ;;
-    r) rounds=$OPTARG ;;
-    *) echo "usage: bench/peer.sh [-o OUT.md] [-s SHAPES] [-t TYPES] [-r ROUNDS]" >&2; exit 2 ;;
-  esac
-done
-[ -x "$frugal" ] || { echo "peer.sh: $frugal not built (scripts/setup.sh)" >&2; exit 1; }
-command -v node >/dev/null && command -v npm >/dev/null || { echo "peer.sh: needs node and npm" >&2; exit 1; }
+. bench/common.sh
+bench_args peer.sh "$@"
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "peer.sh: needs node and npm" >&2
+  exit 1
+fi
 [ "$(uname -m)" = x86_64 ] || { echo "peer.sh: the pinned llama.cpp build is linux-x64's; this is $(uname -m)" >&2; exit 1; }
 if [ ! -d bench/peer/node_modules/@node-llama-cpp/linux-x64 ]; then
   echo "installing bench/peer (node-llama-cpp)" >&2
@@ -41,14 +36,14 @@ dir=reports/peer-$stamp
 mkdir -p "$dir" models
 [ -n "$out" ] || out=$dir/peer.md
 
-. bench/models.sh
+models_init
 
 for shape in $shapes; do
   for type in $types; do
     spec=$(model "$shape" "$type")
     [[ $spec == *--quant* ]] && { echo "peer.sh: no $type file for $shape (llama.cpp needs one): skipped" >&2; continue; }
     name=$shape-$type
-    for r in $(seq 1 "$rounds"); do
+    for r in $(seq 1 "$reps"); do
       echo "round $r: $name" >&2
       "$frugal" bench "$spec" --threads 2 --ctx 4096 -p 392 -n 128 -r 1 --json > "$dir/$name.frugal.$r.json" \
         || echo "peer.sh: frugal on $name failed" >&2
@@ -58,7 +53,7 @@ for shape in $shapes; do
   done
 done
 
-python3 - "$dir" "$out" "$rounds" $shapes -- $types <<'PY'
+python3 - "$dir" "$out" "$reps" $shapes -- $types <<'PY'
 import json, os, statistics, sys
 dir, out, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 rest = sys.argv[4:]
