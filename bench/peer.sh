@@ -91,21 +91,23 @@ for s in shapes:
         fd = [d["decode_tok_s"]["median"] for d in f]
         lp = [d["prefill_tok_s"] for d in l]
         ld = [d["decode_tok_s"] for d in l]
+        fc = [d["ceiling_fraction"] * 100 for d in f if d.get("ceiling_fraction")]
         frss = max((d["peak_rss"] for d in f), default=0)
         lrss = max((d["peak_rss"] - d["base_rss"] for d in l), default=0)
         if l:
             peer, cpu = l[0]["peer"], l[0]["cpu"]
         rows.append(f"| {s} | {t} | {fmt(fp, 1)} | {fmt(lp, 1)} | {ratio(fp, lp)} "
-                    f"| {fmt(fd, 2)} | {fmt(ld, 2)} | {ratio(fd, ld)} "
+                    f"| {fmt(fd, 2)} | {fmt(ld, 2)} | {ratio(fd, ld)} | {fmt(fc, 0)}% "
                     f"| {frss / MiB:.0f} MiB | {lrss / MiB:.0f} MiB |")
 head = ["# frugal and llama.cpp on this machine", "",
         f"{rounds} rounds, each `frugal bench -r 1` then {peer or 'llama.cpp'} on the same file: 2 threads, "
         "--ctx 4096, a 392-token prompt, 128 generated tokens (median over the rounds, min-max; the ratio is "
-        "frugal's median over llama.cpp's). llama.cpp's peak RSS is its process's VmHWM less Node's own before "
+        "frugal's median over llama.cpp's; frugal's decode vs the bandwidth ceiling it measures in the same run, as in bench.sh). llama.cpp's peak RSS is its process's VmHWM less Node's own before "
         f"the model loads. llama.cpp's CPU features: {cpu or '-'}. Runs in {dir}.", "",
         "| shape | type | frugal prefill tok/s | llama.cpp prefill tok/s | prefill ratio "
-        "| frugal decode tok/s | llama.cpp decode tok/s | decode ratio | frugal peak RSS | llama.cpp peak RSS |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        "| frugal decode tok/s | llama.cpp decode tok/s | decode ratio | frugal decode vs ceiling "
+        "| frugal peak RSS | llama.cpp peak RSS |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
 text = "\n".join(head + rows) + "\n"
 open(out, "w").write(text)
 print(text)
