@@ -22,12 +22,7 @@ reps=3
 out=""
 . bench/common.sh
 bench_args bench.sh "$@"
-stamp=$(date +%Y%m%d-%H%M%S)
-dir=reports/bench-$stamp
-mkdir -p "$dir" models
-[ -n "$out" ] || out=$dir/bench.md
-
-models_init
+bench_start bench
 
 for shape in $shapes; do
   for type in $types; do

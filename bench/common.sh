@@ -19,6 +19,15 @@ bench_args() {
   [ -x "$frugal" ] || { echo "$name: $frugal not built (scripts/setup.sh)" >&2; exit 1; }
 }
 
+# bench_start KIND: a fresh reports/KIND-<date>-<time> directory in dir (the runs' JSON),
+# out defaulting to dir/KIND.md, and models_init
+bench_start() {
+  dir=reports/$1-$(date +%Y%m%d-%H%M%S)
+  mkdir -p "$dir" models
+  [ -n "$out" ] || out=$dir/$1.md
+  models_init
+}
+
 # models_init, then model SHAPE TYPE prints "PATH [--quant TYPE]" for models/SHAPE-TYPE.gguf,
 # generating the file first when it is missing: `frugal synth` where synth writes the
 # type, else `frugal quantize` of the F16 file, else the F16 file with `--quant TYPE`

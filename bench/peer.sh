@@ -31,12 +31,7 @@ if [ ! -d bench/peer/node_modules/@node-llama-cpp/linux-x64 ]; then
   echo "installing bench/peer (node-llama-cpp)" >&2
   (cd bench/peer && npm ci --ignore-scripts --omit=optional --no-audit --no-fund >&2)
 fi
-stamp=$(date +%Y%m%d-%H%M%S)
-dir=reports/peer-$stamp
-mkdir -p "$dir" models
-[ -n "$out" ] || out=$dir/peer.md
-
-models_init
+bench_start peer
 
 for shape in $shapes; do
   for type in $types; do
