@@ -16,6 +16,7 @@ bench_args() {
       *) echo "usage: bench/$name [-o OUT.md] [-s SHAPES] [-t TYPES] [-r REPS]" >&2; exit 2 ;;
     esac
   done
+  [[ $reps =~ ^[1-9][0-9]*$ ]] || { echo "$name: -r wants a positive number of repetitions, not '$reps'" >&2; exit 2; }
   [ -x "$frugal" ] || { echo "$name: $frugal not built (scripts/setup.sh)" >&2; exit 1; }
 }
 

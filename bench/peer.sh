@@ -9,6 +9,7 @@
 # ratio of the medians. Writes a Markdown table (and every run's JSON) and prints it.
 #
 #   bench/peer.sh [-o OUT.md] [-s "qwen2.5-0.5b qwen2.5-1.5b"] [-t "q8_0 q4_k_m"] [-r ROUNDS]
+#   (-r: rounds, 3 by default)
 #
 # Needs Node.js and npm (the first run installs bench/peer/node_modules from the npm
 # registry with `npm ci --ignore-scripts --omit=optional`; x86-64 Linux: the prebuilt
