@@ -9,8 +9,8 @@
 // cpp's async generator, a few tens of microseconds of JavaScript per token), peak_rss
 // (the process's VmHWM after the run) and base_rss (its VmHWM before the model was loaded:
 // Node itself), the llama.cpp build and the CPU features its kernels were chosen for.
-// The prompt ids are the same deterministic ids for every run; their values do not
-// change the speed.
+// The prompt is the same text for every run; which tokens it holds does not change the
+// speed.
 import {getLlama, LlamaLogLevel} from "node-llama-cpp";
 import {readFileSync} from "node:fs";
 
@@ -52,8 +52,10 @@ try {
     const ctx = await m.createContext({contextSize: opts.ctx, threads: {ideal: opts.threads, min: opts.threads},
                                        batchSize: 512, sequences: 1});
     const seq = ctx.getSequence();
-    const vocab = m.tokens.count ?? 151936;
-    const prompt = Array.from({length: opts.p}, (_, i) => 100 + ((i * 7919) % Math.max(1, Math.min(vocab, 50000) - 100)));
+    // a prompt of -p tokens of ordinary text, in the model's own vocabulary
+    const text = "The quick brown fox jumps over the lazy dog while the memory budget holds. ".repeat(16);
+    const unit = m.tokenize(text);
+    const prompt = Array.from({length: opts.p}, (_, i) => unit[i % unit.length]);
 
     let t0 = now();
     await seq.evaluateWithoutGeneratingNewTokens(prompt);
