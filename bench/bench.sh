@@ -15,11 +15,7 @@
 # The llama.cpp figures are ../shared/PEERS.md's, measured on this machine kind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-frugal=${FRUGAL:-build/frugal}
-shapes="qwen2.5-0.5b qwen2.5-1.5b"
 types="f16 q8_0 q4_k_m"
-reps=3
-out=""
 . bench/common.sh
 bench_args bench.sh "$@"
 bench_start bench

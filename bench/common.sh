@@ -1,9 +1,15 @@
 # shellcheck shell=bash
 # Sourced by the bench/ scripts, from the repository root.
-# shellcheck disable=SC2034,SC2154  # the caller owns frugal, out, shapes, types, reps
+# shellcheck disable=SC2034,SC2154  # the scripts read frugal, out, shapes, reps; they own types
+
+# What every script starts from (the caller sets types, its own default, before sourcing)
+frugal=${FRUGAL:-build/frugal}
+shapes="qwen2.5-0.5b qwen2.5-1.5b"
+reps=3
+out=""
 
 # bench_args NAME "$@": the options every bench script takes, into out (-o), shapes (-s),
-# types (-t) and reps (-r), whose defaults the caller sets; then checks $frugal is built
+# types (-t) and reps (-r), over the defaults above; then checks $frugal is built
 bench_args() {
   local name=$1 opt OPTIND
   shift

@@ -16,11 +16,7 @@
 # package is linux-x64). Models as in bench/bench.sh (bench/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-frugal=${FRUGAL:-build/frugal}
-shapes="qwen2.5-0.5b qwen2.5-1.5b"
 types="q8_0 q4_k_m"
-reps=3
-out=""
 . bench/common.sh
 bench_args peer.sh "$@"
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
