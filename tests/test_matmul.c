@@ -12,9 +12,16 @@
  *     bound |err| <= sum_i |w_i| * d(i) / 2, computed exactly here; and, tighter, the
  *     result must equal sum_i w_i d q_i (the same rounding done here) within the float
  *     bound alone.
+ *   - BF16 weights and activations (path avx512amx, quantized weights, batches of
+ *     FG_AMX_MIN_N tokens or more): each factor rounded to 8 significant bits, so
+ *     |err| <= (2 u + u^2) A with u = 2^-8 on top of the float bound, here with K = cols
+ *     (the tile sums each output along the whole row); and, tighter, the result must
+ *     equal sum_i bf16(w_i) bf16(x_i) (the same roundings done here) within the float
+ *     bound alone.
  * A layout or indexing bug moves results by O(A), orders of magnitude above both. */
 #include "testutil.h"
 #include "core/core.h"
+#include "core/matmul-impl.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -82,9 +89,27 @@ static float *make_x(int n, int64_t cols)
     return x;
 }
 
-static bool quant_activations(fg_isa isa, fg_dtype dt)
+/* How a path treats the activations of n tokens against dtype dt. */
+typedef enum { ACT_FLOAT, ACT_INT8, ACT_BF16 } act_mode;
+static act_mode activations(fg_isa isa, fg_dtype dt, int n)
 {
-    return isa != FG_ISA_SCALAR && dt >= FG_DT_Q8_0;
+    if (isa == FG_ISA_SCALAR || dt < FG_DT_Q8_0) return ACT_FLOAT;
+#if defined(FG_ARCH_X86)
+    if (isa == FG_ISA_AVX512_AMX && n >= FG_AMX_MIN_N) return ACT_BF16;
+#endif
+    (void)n;
+    return ACT_INT8;
+}
+
+/* round to nearest even at 8 significant bits (what vcvtne2ps2bf16 does; no NaNs here) */
+static double bf16_round(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    u &= 0xffff0000u;
+    memcpy(&f, &u, 4);
+    return f;
 }
 
 /* Runs one case on the active path; returns the worst err / tolerance. */
@@ -98,13 +123,14 @@ static double check_case(const weights *w, const float *x, int n, fg_pool *pool,
     for (size_t i = 0; i < (size_t)(n * rows); i++) y[i] = NAN;
     fg_matmul(&w->m, x, n, y, pool, work);
     double worst = 0;
-    bool qa = quant_activations(isa, w->m.dtype);
+    const act_mode mode = activations(isa, w->m.dtype, n);
+    const bool qa = mode == ACT_INT8, bf = mode == ACT_BF16;
     double *xh = malloc(sizeof(double) * (size_t)cols);
     assert_non_null(xh);
     for (int t = 0; t < n; t++) {
         const float *xt = x + (size_t)t * cols;
         double dblk[4096 / 32 + 1];
-        for (int64_t b = 0; b < cols / 32; b++) {
+        for (int64_t b = 0; b < cols / 32 && qa; b++) {
             /* the activation rounding of the SIMD paths, exactly: d = max|x| / 127 and
              * q = nearest-even(x * (1/d)) in float32 */
             float amax = 0;
@@ -115,10 +141,15 @@ static double check_case(const weights *w, const float *x, int n, fg_pool *pool,
         }
         for (int64_t r = 0; r < rows; r++) {
             const double *wr = w->wd + r * cols;
-            double ref = 0, a = 0, qb = 0, refq = 0, aq = 0, wmax = 0, xs = 0;
+            double ref = 0, a = 0, qb = 0, refq = 0, aq = 0, wmax = 0, xs = 0, refb = 0, ab = 0;
             for (int64_t i = 0; i < cols; i++) {
                 ref += wr[i] * xt[i];
                 a += fabs(wr[i] * xt[i]);
+                if (bf) {
+                    double p = bf16_round((float)wr[i]) * bf16_round(xt[i]);
+                    refb += p;
+                    ab += fabs(p);
+                }
                 if (qa) {
                     qb += fabs(wr[i]) * dblk[i / 32] / 2;
                     refq += wr[i] * xh[i];
@@ -127,13 +158,21 @@ static double check_case(const weights *w, const float *x, int n, fg_pool *pool,
                     xs += fabs(xh[i]);
                 }
             }
-            double tol = (double)(cols / 8 + 32) * 0x1p-24 * a * 2 + qb * 1.0001 + 1e-30;
+            const double kf = bf ? (double)(cols + 32) : (double)(cols / 8 + 32); /* float terms per sum */
+            double tol = kf * 0x1p-24 * a * 2 + qb * 1.0001 + (bf ? 0x1p-7 * 1.01 * a : 0) + 1e-30;
             double got = y[(size_t)t * rows + r];
             double err = fabs(got - ref);
             if (!(err <= tol))
                 fail_msg("%s: y[%d][%lld] = %.9g, reference %.9g, err %.3g > tol %.3g", what, t, (long long)r, got,
                          ref, err, tol);
             if (err / tol > worst) worst = err / tol;
+            if (bf) {
+                /* against the same math on the BF16-rounded weights and activations */
+                double tolb = kf * 0x1p-24 * ab * 2 + 1e-30;
+                if (!(fabs(got - refb) <= tolb))
+                    fail_msg("%s: y[%d][%lld] = %.9g, reference on BF16 factors %.9g, err %.3g > %.3g", what, t,
+                             (long long)r, got, refb, fabs(got - refb), tolb);
+            }
             if (qa) {
                 /* against the same math on the rounded activations: only float32
                  * rounding (products of int8 levels are exact) separates the two, so
@@ -160,7 +199,7 @@ static void test_all_paths(void **state)
 {
     (void)state;
     const int ns[] = {1, 2, 3, 7, 16, 33};
-    const int64_t row_counts[] = {1, 5, 37};
+    const int64_t row_counts[] = {1, 5, 50}; /* 50: AMX panels of 32 + 18 rows, or ~17 per thread */
     fg_pool *pool3 = NULL;
     assert_int_equal(fg_pool_create(3, &pool3), FG_OK);
     int paths = 0;
@@ -551,9 +590,11 @@ static void test_dispatch(void **state)
     assert_true(fg_isa_supported(FG_ISA_SCALAR));
     assert_string_equal(fg_isa_name(FG_ISA_AVX512), "avx512");
     assert_string_equal(fg_isa_name(FG_ISA_AVX512_VNNI), "avx512vnni");
+    assert_string_equal(fg_isa_name(FG_ISA_AVX512_AMX), "avx512amx");
     assert_string_equal(fg_isa_name(FG_ISA_NEON_DOT), "neondot");
     /* the faster build of a pair implies the other */
     if (fg_isa_supported(FG_ISA_AVX512_VNNI)) assert_true(fg_isa_supported(FG_ISA_AVX512));
+    if (fg_isa_supported(FG_ISA_AVX512_AMX)) assert_true(fg_isa_supported(FG_ISA_AVX512_VNNI));
     if (fg_isa_supported(FG_ISA_NEON_DOT)) assert_true(fg_isa_supported(FG_ISA_NEON));
     assert_string_equal(fg_isa_name(FG_ISA_COUNT), "?");
     assert_int_equal(fg_isa_force(FG_ISA_COUNT), FG_ERR_ARG);

@@ -117,16 +117,20 @@ void fg_matmul_glu_then(const fg_mat *gate, const fg_mat *up, const float *x, in
                         fg_pool *pool, void *work, int nn, const fg_mat *const next[]);
 
 /* Instruction-set paths. The best one present is chosen at first use; FG_ISA=scalar|
- * avx2|avx512|avx512vnni|neon|neondot in the environment, or fg_isa_force(), forces one
- * (tests use this to check every path). fg_isa_force returns FG_ERR_UNSUPPORTED if the
- * CPU lacks it. avx512 needs AVX-512 F, BW, VL, DQ; avx512vnni also VNNI; neon is plain
- * AArch64 ASIMD, neondot adds the dot-product extension. Of each pair the second is
- * the faster where the CPU has it. */
+ * avx2|avx512|avx512vnni|avx512amx|neon|neondot in the environment, or fg_isa_force(),
+ * forces one (tests use this to check every path). fg_isa_force returns
+ * FG_ERR_UNSUPPORTED if the CPU lacks it. avx512 needs AVX-512 F, BW, VL, DQ; avx512vnni
+ * also VNNI; avx512amx also AVX512-BF16, AMX-TILE and AMX-BF16 with the kernel's
+ * permission to use the tile state (Linux 5.16+): prefill of quantized weights on the
+ * tiles in BF16 (matmul_amx.c), everything else as avx512vnni. neon is plain AArch64
+ * ASIMD, neondot adds the dot-product extension. Each path is the faster where the CPU
+ * has it. */
 typedef enum fg_isa {
     FG_ISA_SCALAR = 0,
     FG_ISA_AVX2,
     FG_ISA_AVX512,
     FG_ISA_AVX512_VNNI,
+    FG_ISA_AVX512_AMX,
     FG_ISA_NEON,
     FG_ISA_NEON_DOT,
     FG_ISA_COUNT

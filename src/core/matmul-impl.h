@@ -43,6 +43,7 @@ extern const fg_mm_kernels fg_mm_scalar;
 extern const fg_mm_kernels fg_mm_avx2;
 extern const fg_mm_kernels fg_mm_avx512;      /* matmul_avx512_novnni.c */
 extern const fg_mm_kernels fg_mm_avx512vnni;  /* matmul_avx512.c */
+extern const fg_mm_kernels fg_mm_avx512amx;   /* matmul_avx512.c: prefill by fg_amx_rows */
 #endif
 #if defined(FG_ARCH_ARM64)
 extern const fg_mm_kernels fg_mm_neon;     /* matmul_neon_nodot.c */
@@ -137,6 +138,12 @@ static inline size_t fg_mm_round_up(size_t v, size_t a) { return (v + a - 1) / a
 size_t fg_tok_avx512_bytes(int64_t cols, int n);
 void fg_tok_avx512_prep(const fg_mm_task *t, int ith, int nth);
 void fg_tok_avx512_rows(const fg_mm_task *t, int64_t r0, int64_t r1);
+/* The same products on AMX tiles in BF16 (matmul_amx.c), used by fg_mm_avx512amx when
+ * n >= FG_AMX_MIN_N, with their own activation layout (fg_amx_bytes, fg_amx_prep). */
+#define FG_AMX_MIN_N 32
+size_t fg_amx_bytes(int64_t cols, int n);
+void fg_amx_prep(const fg_mm_task *t, int ith, int nth);
+void fg_amx_rows(const fg_mm_task *t, int64_t r0, int64_t r1);
 #endif
 
 #endif

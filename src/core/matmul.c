@@ -25,6 +25,10 @@
 #endif
 #if defined(FG_ARCH_X86)
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #endif
 
 /* ---- scalar kernel ------------------------------------------------------------------ */
@@ -86,7 +90,7 @@ const fg_mm_kernels fg_mm_scalar = {
 
 /* ---- dispatch ----------------------------------------------------------------------- */
 
-static const char *const isa_names[FG_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512vnni", "neon", "neondot"};
+static const char *const isa_names[FG_ISA_COUNT] = {"scalar", "avx2", "avx512", "avx512vnni", "avx512amx", "neon", "neondot"};
 
 const char *fg_isa_name(fg_isa isa)
 {
@@ -100,6 +104,27 @@ static bool cpu_has_f16c(void)
 {
     unsigned a, b, c, d;
     return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+
+/* AVX512-BF16 (CPUID.(7,1):EAX bit 5), AMX-BF16 and AMX-TILE (CPUID.(7,0):EDX bits 22, 24),
+ * and Linux's permission to use the tile data state, asked for once per process
+ * (arch_prctl ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA, Linux 5.16+): without it the
+ * first tile instruction faults. */
+static bool cpu_has_amx_bf16(void)
+{
+    static _Atomic int known = -1;
+    int v = atomic_load(&known);
+    if (v >= 0) return v;
+    unsigned a, b, c, d;
+    v = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 22)) && (d & (1u << 24)) &&
+        __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
+#if defined(__linux__)
+    if (v) v = syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+#else
+    v = 0;
+#endif
+    atomic_store(&known, v);
+    return v;
 }
 #endif
 
@@ -119,6 +144,8 @@ bool fg_isa_supported(fg_isa isa)
                __builtin_cpu_supports("avx512dq");
     case FG_ISA_AVX512_VNNI:
         return fg_isa_supported(FG_ISA_AVX512) && __builtin_cpu_supports("avx512vnni");
+    case FG_ISA_AVX512_AMX:
+        return fg_isa_supported(FG_ISA_AVX512_VNNI) && cpu_has_amx_bf16();
 #endif
 #if defined(FG_ARCH_ARM64)
     case FG_ISA_NEON: /* ASIMD is part of every AArch64 CPU this builds for */
@@ -145,6 +172,7 @@ static const fg_mm_kernels *isa_kernels(fg_isa isa)
     case FG_ISA_AVX2: return &fg_mm_avx2;
     case FG_ISA_AVX512: return &fg_mm_avx512;
     case FG_ISA_AVX512_VNNI: return &fg_mm_avx512vnni;
+    case FG_ISA_AVX512_AMX: return &fg_mm_avx512amx;
 #endif
 #if defined(FG_ARCH_ARM64)
     case FG_ISA_NEON: return &fg_mm_neon;

@@ -596,19 +596,20 @@ DEFINE_ROWS(rows_q6_k_direct, q6_k_tile, XQ_BYTES)
 #else
 #define USE_TOK(n) ((n) >= FG_TOK_MIN_N)
 #endif
-#define ROWS_QUANT(name, direct)                                                              \
+/* name: batch(...) from USE(n) tokens on, fewer(...) below */
+#define ROWS_SPLIT(name, USE, batch, fewer)                                                   \
     static void name(const fg_mm_task *tk, int64_t r0, int64_t r1)                            \
     {                                                                                         \
-        if (USE_TOK(tk->n))                                                                   \
-            fg_tok_avx512_rows(tk, r0, r1);                                                   \
+        if (USE(tk->n))                                                                       \
+            batch(tk, r0, r1);                                                                \
         else                                                                                  \
-            direct(tk, r0, r1);                                                               \
+            fewer(tk, r0, r1);                                                                \
     }
-ROWS_QUANT(rows_q8_0, rows_q8_0_direct)
-ROWS_QUANT(rows_q4_0, rows_q4_0_direct)
-ROWS_QUANT(rows_q4_k, rows_q4_k_direct)
-ROWS_QUANT(rows_q5_k, rows_q5_k_direct)
-ROWS_QUANT(rows_q6_k, rows_q6_k_direct)
+ROWS_SPLIT(rows_q8_0, USE_TOK, fg_tok_avx512_rows, rows_q8_0_direct)
+ROWS_SPLIT(rows_q4_0, USE_TOK, fg_tok_avx512_rows, rows_q4_0_direct)
+ROWS_SPLIT(rows_q4_k, USE_TOK, fg_tok_avx512_rows, rows_q4_k_direct)
+ROWS_SPLIT(rows_q5_k, USE_TOK, fg_tok_avx512_rows, rows_q5_k_direct)
+ROWS_SPLIT(rows_q6_k, USE_TOK, fg_tok_avx512_rows, rows_q6_k_direct)
 
 /* ---- activation quantization ---------------------------------------------------------------- */
 
@@ -680,3 +681,41 @@ const fg_mm_kernels FG_MM_AVX512_KERNELS = {
     .prep = prep,
     .row_align = 4,
 };
+
+#if !defined(FG_AVX512_NO_VNNI)
+/* ---- path avx512amx: the same, with batches of FG_AMX_MIN_N tokens or more on the AMX
+ * tiles (matmul_amx.c) ---------------------------------------------------------------------- */
+#define USE_AMX(n) ((n) >= FG_AMX_MIN_N)
+ROWS_SPLIT(rows_q8_0_amx, USE_AMX, fg_amx_rows, rows_q8_0)
+ROWS_SPLIT(rows_q4_0_amx, USE_AMX, fg_amx_rows, rows_q4_0)
+ROWS_SPLIT(rows_q4_k_amx, USE_AMX, fg_amx_rows, rows_q4_k)
+ROWS_SPLIT(rows_q5_k_amx, USE_AMX, fg_amx_rows, rows_q5_k)
+ROWS_SPLIT(rows_q6_k_amx, USE_AMX, fg_amx_rows, rows_q6_k)
+
+static size_t prep_bytes_amx(fg_dtype dt, int64_t cols, int n)
+{
+    size_t v = prep_bytes(dt, cols, n); /* as above: grows with n */
+    if (!v || !USE_AMX(n)) return v;
+    size_t a = fg_amx_bytes(cols, n);
+    return a > v ? a : v;
+}
+
+static void prep_amx(const fg_mm_task *t, int ith, int nth)
+{
+    if (USE_AMX(t->n))
+        fg_amx_prep(t, ith, nth);
+    else
+        prep(t, ith, nth);
+}
+
+const fg_mm_kernels fg_mm_avx512amx = {
+    .rows = {
+        [FG_DT_F32] = rows_f32, [FG_DT_F16] = rows_f16, [FG_DT_BF16] = rows_bf16,
+        [FG_DT_Q8_0] = rows_q8_0_amx, [FG_DT_Q4_0] = rows_q4_0_amx, [FG_DT_Q4_K] = rows_q4_k_amx,
+        [FG_DT_Q5_K] = rows_q5_k_amx, [FG_DT_Q6_K] = rows_q6_k_amx,
+    },
+    .prep_bytes = prep_bytes_amx,
+    .prep = prep_amx,
+    .row_align = 4,
+};
+#endif

@@ -26,6 +26,7 @@
  * in the last-level cache) and runs every tile of the block over them. */
 #include "core/matmul-impl.h"
 #include "core/quant-impl.h"
+#include "core/quant-simd.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -204,19 +205,10 @@ INLINE void decode_q6_k(unit *u, int r, const uint8_t *blk)
     const fg_block_q6_k *q = (const fg_block_q6_k *)blk;
     float d = h2f(q->d);
     for (int j = 0; j < 16; j++) u->sc[r][j] = d * (float)q->scales[j];
-    const __m256i m4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3), k32 = _mm256_set1_epi8(32);
+    const __m256i k32 = _mm256_set1_epi8(32);
     UNROLL for (int h = 0; h < 2; h++) {
-        __m256i l0 = _mm256_loadu_si256((const __m256i *)(q->ql + 64 * h));
-        __m256i l1 = _mm256_loadu_si256((const __m256i *)(q->ql + 64 * h + 32));
-        __m256i hb = _mm256_loadu_si256((const __m256i *)(q->qh + 32 * h));
         __m256i v[4];
-        v[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m3), 4));
-        v[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m3), 4));
-        v[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m3), 4));
-        v[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m3), 4));
+        fg_q6_k_levels(q, h, v);
         UNROLL for (int k = 0; k < 4; k++) {
             _mm256_storeu_si256((__m256i *)(u->lv[r] + 128 * h + 32 * k), _mm256_sub_epi8(v[k], k32));
             int lo, hi;

@@ -618,7 +618,8 @@ static vec_path active_path(void)
     switch (fg_isa_active()) {
     case FG_ISA_AVX2: return VEC_AVX2;
     case FG_ISA_AVX512:
-    case FG_ISA_AVX512_VNNI: return VEC_AVX512;
+    case FG_ISA_AVX512_VNNI:
+    case FG_ISA_AVX512_AMX: return VEC_AVX512;
     case FG_ISA_NEON:
     case FG_ISA_NEON_DOT: return VEC_NEON;
     default: return VEC_SCALAR;
