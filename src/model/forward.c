@@ -124,9 +124,11 @@ static void attn_task(void *arg, int ith, int nth)
     float *ktmp = (float *)s->attn[ith].base, *vtmp = ktmp + hd, *sc = vtmp + hd;
     float scale = 1.0f / sqrtf((float)hd);
     const bool direct = s->kv_type == FG_DT_F32 || s->kv_type == FG_DT_F16;
+    /* tasks dealt out in turn: in a batch a later token has more keys (causal), so
+     * contiguous ranges gave the last thread the most work (2 threads, a 256-token
+     * chunk from position 0: 3x the first one's) */
     int64_t total = j->B * nkv;
-    int64_t lo = total * ith / nth, hi = total * (ith + 1) / nth;
-    for (int64_t task = lo; task < hi; task++) {
+    for (int64_t task = ith; task < total; task += nth) {
         int64_t t = task / nkv, kh = task % nkv;
         int64_t n_keys = j->pos0 + t + 1;
         const float *q0 = s->q + (t * nh + kh * group) * hd;
