@@ -28,8 +28,9 @@
  *       BF16 on the stack (32 KB) and read as two A tiles of 16 rows per 32 columns.
  * Tiles: C00 C01 C10 C11 (rows 0-15 / 16-31 × tokens 0-15 / 16-31 of a pair), A0 A1, B0
  * B1, all 16 rows × 64 bytes. Each panel chunk runs every token pair of the call (up to
- * AMX_TT tiles at a time, whose C wait in `cbuf` between chunks); at the end the C tiles
- * are transposed to the output's token-major rows.
+ * AMX_TT tiles at a time, whose C wait in `cbuf` between chunks: another 32 KB of stack,
+ * so 64 KB per thread in all); at the end the C tiles are transposed to the output's
+ * token-major rows.
  *
  * Only reached on path avx512amx (fg_isa_supported checked AMX-TILE, AMX-BF16,
  * AVX512-BF16 and the kernel's permission for the tile state); this file alone is built
