@@ -11,8 +11,12 @@ static void llama_tiny_gguf(void **st) { (void)st; golden_check(test_model_path(
 static void qwen3_tiny_hf(void **st) { (void)st; golden_check(test_model_path("qwen3-tiny-hf"), test_data_path("golden/gold-qwen3-tiny-f32.json"), GOLDEN_F32, true, true, 1e-4); }
 static void qwen3_tiny_gguf(void **st) { (void)st; golden_check(test_model_path("qwen3-tiny-f32.gguf"), test_data_path("golden/gold-qwen3-tiny-f32.json"), GOLDEN_F32, true, true, 1e-4); }
 static void q256_f32(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-f32.gguf"), test_data_path("golden/gold-qwen2-q256-f32.json"), GOLDEN_F32, true, true, 1e-4); }
-static void q256_f16(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-f16.gguf"), test_data_path("golden/gold-qwen2-q256-f16.json"), GOLDEN_FLOAT, true, true, 1e-4); }
-static void q256_bf16(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-bf16.gguf"), test_data_path("golden/gold-qwen2-q256-bf16.json"), GOLDEN_FLOAT, true, true, 1e-4); }
+/* F16/BF16 weights: a batch may run on the AMX tiles (activations as two BF16 parts,
+ * ~2^-16 of each product) where single tokens run in FP32, so batch and token by token
+ * agree to ~4e-4 on logits of ~50 (each within ~2e-4 of the reference); a chunking bug
+ * (a wrong position or cache row) moves them by 0.1 or more. */
+static void q256_f16(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-f16.gguf"), test_data_path("golden/gold-qwen2-q256-f16.json"), GOLDEN_FLOAT, true, true, 2e-3); }
+static void q256_bf16(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-bf16.gguf"), test_data_path("golden/gold-qwen2-q256-bf16.json"), GOLDEN_FLOAT, true, true, 2e-3); }
 static void q256_hf(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-hf"), test_data_path("golden/gold-qwen2-q256-f32.json"), GOLDEN_F32, true, false, 0); }
 
 /* F16 and Q8_0 KV caches stay within the quantized-weights tolerance of the reference. */

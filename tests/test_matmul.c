@@ -18,6 +18,11 @@
  *     (the tile sums each output along the whole row); and, tighter, the result must
  *     equal sum_i bf16(w_i) bf16(x_i) (the same roundings done here) within the float
  *     bound alone.
+ *   - BF16 parts (path avx512amx, F16/BF16 weights, the same batches, cols a multiple
+ *     of 32): x = xh + xl and w = wh + wl in BF16 (wl = 0 for BF16; exact for F16), the
+ *     sum of wh xh + wh xl + wl xh: x's remainder and the dropped wl xl stay below
+ *     2^-16 A each, K = 3 cols; and, tighter, the result must equal that sum of the
+ *     parts computed here within the float bound alone.
  * A layout or indexing bug moves results by O(A), orders of magnitude above both. */
 #include "testutil.h"
 #include "core/core.h"
@@ -89,16 +94,20 @@ static float *make_x(int n, int64_t cols)
     return x;
 }
 
-/* How a path treats the activations of n tokens against dtype dt. */
-typedef enum { ACT_FLOAT, ACT_INT8, ACT_BF16 } act_mode;
-static act_mode activations(fg_isa isa, fg_dtype dt, int n)
+/* How a path treats the activations of n tokens against dtype dt (cols columns). */
+typedef enum { ACT_FLOAT, ACT_INT8, ACT_BF16, ACT_BF16_SPLIT } act_mode;
+static act_mode activations(fg_isa isa, fg_dtype dt, int64_t cols, int n)
 {
-    if (isa == FG_ISA_SCALAR || dt < FG_DT_Q8_0) return ACT_FLOAT;
+    if (isa == FG_ISA_SCALAR || dt == FG_DT_F32) return ACT_FLOAT;
 #if defined(FG_ARCH_X86)
-    if (isa == FG_ISA_AVX512_AMX && n >= FG_AMX_MIN_N) return ACT_BF16;
+    if (isa == FG_ISA_AVX512_AMX && n >= FG_AMX_MIN_N) {
+        if (dt >= FG_DT_Q8_0) return ACT_BF16;
+        return cols % 32 == 0 ? ACT_BF16_SPLIT : ACT_FLOAT;
+    }
 #endif
     (void)n;
-    return ACT_INT8;
+    (void)cols;
+    return dt < FG_DT_Q8_0 ? ACT_FLOAT : ACT_INT8;
 }
 
 /* round to nearest even at 8 significant bits (what vcvtne2ps2bf16 does; no NaNs here) */
@@ -123,8 +132,8 @@ static double check_case(const weights *w, const float *x, int n, fg_pool *pool,
     for (size_t i = 0; i < (size_t)(n * rows); i++) y[i] = NAN;
     fg_matmul(&w->m, x, n, y, pool, work);
     double worst = 0;
-    const act_mode mode = activations(isa, w->m.dtype, n);
-    const bool qa = mode == ACT_INT8, bf = mode == ACT_BF16;
+    const act_mode mode = activations(isa, w->m.dtype, cols, n);
+    const bool qa = mode == ACT_INT8, bf = mode == ACT_BF16, sp = mode == ACT_BF16_SPLIT;
     double *xh = malloc(sizeof(double) * (size_t)cols);
     assert_non_null(xh);
     for (int t = 0; t < n; t++) {
@@ -150,6 +159,17 @@ static double check_case(const weights *w, const float *x, int n, fg_pool *pool,
                     refb += p;
                     ab += fabs(p);
                 }
+                if (sp) {
+                    /* both factors as BF16 hi + lo parts (remainders exact in float);
+                     * the kernel sums hi*hi + hi*lo + lo*hi (lo*lo is 0 for BF16) */
+                    const double wh = bf16_round((float)wr[i]), wl = bf16_round((float)(wr[i] - wh));
+                    const double xhi = bf16_round(xt[i]), xlo = bf16_round((float)(xt[i] - xhi));
+                    const double p[3] = {wh * xhi, wh * xlo, wl * xhi};
+                    for (int k = 0; k < 3; k++) {
+                        refb += p[k];
+                        ab += fabs(p[k]);
+                    }
+                }
                 if (qa) {
                     qb += fabs(wr[i]) * dblk[i / 32] / 2;
                     refq += wr[i] * xh[i];
@@ -158,15 +178,20 @@ static double check_case(const weights *w, const float *x, int n, fg_pool *pool,
                     xs += fabs(xh[i]);
                 }
             }
-            const double kf = bf ? (double)(cols + 32) : (double)(cols / 8 + 32); /* float terms per sum */
-            double tol = kf * 0x1p-24 * a * 2 + qb * 1.0001 + (bf ? 0x1p-7 * 1.01 * a : 0) + 1e-30;
+            /* float terms per sum: the tiles sum a whole row, three products per
+             * element when split */
+            const double kf = bf ? (double)(cols + 32) : sp ? (double)(3 * cols + 32) : (double)(cols / 8 + 32);
+            /* rounding of the factors: BF16 moves each by 2^-8; the split parts leave
+             * x's remainder 2^-16 and drop lo*lo (2^-16) */
+            double tol = kf * 0x1p-24 * a * 2 + qb * 1.0001 + (bf ? 0x1p-7 * 1.01 * a : 0) +
+                         (sp ? 0x1p-15 * 1.01 * a : 0) + 1e-30;
             double got = y[(size_t)t * rows + r];
             double err = fabs(got - ref);
             if (!(err <= tol))
                 fail_msg("%s: y[%d][%lld] = %.9g, reference %.9g, err %.3g > tol %.3g", what, t, (long long)r, got,
                          ref, err, tol);
             if (err / tol > worst) worst = err / tol;
-            if (bf) {
+            if (bf || sp) {
                 /* against the same math on the BF16-rounded weights and activations */
                 double tolb = kf * 0x1p-24 * ab * 2 + 1e-30;
                 if (!(fabs(got - refb) <= tolb))
@@ -211,18 +236,21 @@ static void test_all_paths(void **state)
         for (size_t d = 0; d < sizeof all_dtypes / sizeof all_dtypes[0]; d++) {
             fg_dtype dt = all_dtypes[d];
             int be = fg_dtype_get(dt)->block_elems;
-            /* column counts: odd ones and a vector tail for floats, odd block counts
-             * for the 32-blocks, one to four super-blocks for K-quants */
-            int64_t cols_list[4];
+            /* column counts: odd ones and a vector tail for floats (and, for the AMX
+             * tiles, 1056: two panel chunks of 512 and one of 32), odd block counts for
+             * the 32-blocks, one to four super-blocks for K-quants */
+            int64_t cols_list[5];
+            int ncols = 4;
             if (be == 1) {
-                cols_list[0] = 7; cols_list[1] = 100; cols_list[2] = 512; cols_list[3] = 1;
+                cols_list[0] = 7; cols_list[1] = 100; cols_list[2] = 512; cols_list[3] = 1; cols_list[4] = 1056;
+                ncols = 5;
             } else if (be == 32) { /* 7 blocks: a group of 4, a pair and a single */
                 cols_list[0] = 32; cols_list[1] = 96; cols_list[2] = 512; cols_list[3] = 224;
             } else {
                 cols_list[0] = 256; cols_list[1] = 768; cols_list[2] = 512; cols_list[3] = 1024;
             }
             double worst = 0;
-            for (int ci = 0; ci < 4; ci++)
+            for (int ci = 0; ci < ncols; ci++)
                 for (int ri = 0; ri < 3; ri++) {
                     weights w;
                     make_weights(&w, dt, row_counts[ri], cols_list[ci]);

@@ -121,8 +121,8 @@ void fg_matmul_glu_then(const fg_mat *gate, const fg_mat *up, const float *x, in
  * forces one (tests use this to check every path). fg_isa_force returns
  * FG_ERR_UNSUPPORTED if the CPU lacks it. avx512 needs AVX-512 F, BW, VL, DQ; avx512vnni
  * also VNNI; avx512amx also AVX512-BF16, AMX-TILE and AMX-BF16 with the kernel's
- * permission to use the tile state (Linux 5.16+): prefill of quantized weights on the
- * tiles in BF16 (matmul_amx.c), everything else as avx512vnni. neon is plain AArch64
+ * permission to use the tile state (Linux 5.16+): prefill of quantized, F16 and BF16
+ * weights on the tiles in BF16 (matmul_amx.c), everything else as avx512vnni. neon is plain AArch64
  * ASIMD, neondot adds the dot-product extension. Each path is the faster where the CPU
  * has it. */
 typedef enum fg_isa {

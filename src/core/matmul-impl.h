@@ -141,7 +141,7 @@ void fg_tok_avx512_rows(const fg_mm_task *t, int64_t r0, int64_t r1);
 /* The same products on AMX tiles in BF16 (matmul_amx.c), used by fg_mm_avx512amx when
  * n >= FG_AMX_MIN_N, with their own activation layout (fg_amx_bytes, fg_amx_prep). */
 #define FG_AMX_MIN_N 32
-size_t fg_amx_bytes(int64_t cols, int n);
+size_t fg_amx_bytes(fg_dtype dt, int64_t cols, int n);
 void fg_amx_prep(const fg_mm_task *t, int ith, int nth);
 void fg_amx_rows(const fg_mm_task *t, int64_t r0, int64_t r1);
 #endif

@@ -62,7 +62,15 @@
 /* token tiles of a call of n tokens: whole pairs */
 static int amx_tiles(int n) { return (n + 31) / 32 * 2; }
 
-size_t fg_amx_bytes(int64_t cols, int n) { return (size_t)amx_tiles(n) * 32 * (size_t)cols; }
+/* the BF16 parts each factor is split into: 1 for quantized weights (dequantized and
+ * activations rounded once); F16/BF16 weights keep their precision with activations in
+ * two parts (x = hi + lo + O(2^-16 x)) and F16 weights in two as well (exactly) */
+static int act_parts(fg_dtype dt) { return dt == FG_DT_F16 || dt == FG_DT_BF16 ? 2 : 1; }
+
+/* bytes of one part of the activations */
+static size_t part_bytes(int64_t cols, int n) { return (size_t)amx_tiles(n) * 32 * (size_t)cols; }
+
+size_t fg_amx_bytes(fg_dtype dt, int64_t cols, int n) { return (size_t)act_parts(dt) * part_bytes(cols, n); }
 
 /* ---- 16 × 16 transpose of 32-bit elements, in registers --------------------------------- */
 
@@ -93,27 +101,42 @@ INLINE void transpose16(__m512i r[16])
 
 /* ---- activations ------------------------------------------------------------------------ */
 
+/* 16 BF16 values (a half of a cvtne2ps_pbh result) back to FP32, exactly */
+INLINE __m512 bf16_f32(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
+
+/* 32 floats (a = elements 0-15, b = 16-31) as BF16: part 0 rounded to nearest even,
+ * part 1 the remainder (x - part 0, exact in FP32) rounded again */
+INLINE __m512i bf16_part(__m512 a, __m512 b, int part)
+{
+    const __m512i hi = (__m512i)_mm512_cvtne2ps_pbh(b, a);
+    if (!part) return hi;
+    const __m512 ra = _mm512_sub_ps(a, bf16_f32(_mm512_castsi512_si256(hi)));
+    const __m512 rb = _mm512_sub_ps(b, bf16_f32(_mm512_extracti64x4_epi64(hi, 1)));
+    return (__m512i)_mm512_cvtne2ps_pbh(rb, ra);
+}
+
 void fg_amx_prep(const fg_mm_task *t, int ith, int nth)
 {
     const int64_t cols = t->w->cols;
-    const int ntiles = amx_tiles(t->n);
-    for (int tile = ith; tile < ntiles; tile += nth) {
-        uint8_t *base = t->xq + (size_t)tile * 32 * (size_t)cols;
-        for (int64_t kb = 0; kb < cols / 32; kb++) {
-            __m512i r[16];
-            UNROLL for (int j = 0; j < 16; j++) {
-                const int tok = tile * 16 + j;
-                if (tok < t->n) {
-                    const float *x = t->x + (size_t)tok * cols + 32 * kb;
-                    r[j] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(x + 16), _mm512_loadu_ps(x));
-                } else {
-                    r[j] = _mm512_setzero_si512();
+    const int ntiles = amx_tiles(t->n), parts = act_parts(t->w->dtype);
+    for (int tile = ith; tile < ntiles; tile += nth)
+        for (int part = 0; part < parts; part++) {
+            uint8_t *base = t->xq + (size_t)part * part_bytes(cols, t->n) + (size_t)tile * 32 * (size_t)cols;
+            for (int64_t kb = 0; kb < cols / 32; kb++) {
+                __m512i r[16];
+                UNROLL for (int j = 0; j < 16; j++) {
+                    const int tok = tile * 16 + j;
+                    if (tok < t->n) {
+                        const float *x = t->x + (size_t)tok * cols + 32 * kb;
+                        r[j] = bf16_part(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16), part);
+                    } else {
+                        r[j] = _mm512_setzero_si512();
+                    }
                 }
+                transpose16(r);
+                UNROLL for (int p = 0; p < 16; p++) _mm512_storeu_si512(base + kb * 1024 + 64 * p, r[p]);
             }
-            transpose16(r);
-            UNROLL for (int p = 0; p < 16; p++) _mm512_storeu_si512(base + kb * 1024 + 64 * p, r[p]);
         }
-    }
 }
 
 /* ---- weights to BF16 -------------------------------------------------------------------- */
@@ -132,8 +155,9 @@ INLINE __m512 h2f16(uint16_t h) { return _mm512_set1_ps(_cvtsh_ss(h)); }
 
 /* Elements [k0, k0 + kc) of a row (k0, kc multiples of the format's block) as BF16. The
  * value formulas are those of quant.c (x = d * q for Q8_0, d * (q - 8) for Q4_0,
- * d * sc * q - dmin * m for Q4_K/Q5_K, d * sc * (q - 32) for Q6_K). */
-static void dequant_bf16(fg_dtype dt, const uint8_t *row, int64_t k0, int64_t kc, uint16_t *out)
+ * d * sc * q - dmin * m for Q4_K/Q5_K, d * sc * (q - 32) for Q6_K). BF16 rows are
+ * copied; F16 rows are split into out (rounded) and lo (the remainder), exactly. */
+static void dequant_bf16(fg_dtype dt, const uint8_t *row, int64_t k0, int64_t kc, uint16_t *out, uint16_t *lo)
 {
     switch (dt) {
     case FG_DT_Q8_0: {
@@ -214,6 +238,18 @@ static void dequant_bf16(fg_dtype dt, const uint8_t *row, int64_t k0, int64_t kc
         }
         break;
     }
+    case FG_DT_BF16: /* already the tiles' type */
+        memcpy(out, row + 2 * k0, (size_t)kc * 2);
+        break;
+    case FG_DT_F16: /* two parts, exactly: 11 significant bits are 8 + at most 3 */
+        for (int64_t c = 0; c < kc; c += 32) {
+            const uint16_t *h = (const uint16_t *)row + k0 + c;
+            const __m512 a = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
+            const __m512 b = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + 16)));
+            _mm512_storeu_si512(out + c, bf16_part(a, b, 0));
+            _mm512_storeu_si512(lo + c, bf16_part(a, b, 1));
+        }
+        break;
     default: break;
     }
 }
@@ -253,12 +289,47 @@ static void prefetch_next(const fg_mat *w, int64_t rp, int64_t k0, int64_t r1)
     }
 }
 
+/* The four C tiles of token pair (x0, x1) += the panel chunk (kc columns) times them:
+ * over the weight parts wp[0 .. W) and activation parts (x + i * xpart) for i < X, the
+ * products w0 x0, w0 x1 (X = 2) and w1 x0 (W = 2; w1 x1 is below 2^-16 of the sum) */
+INLINE void chunk_products(const uint16_t *const wp[2], const uint8_t *x0, const uint8_t *x1, size_t xpart,
+                           int64_t kc, const int W, const int X)
+{
+    for (int64_t kk = 0; kk < kc; kk += 32) {
+        _tile_loadd(A0, wp[0] + kk, AMX_KC * 2);
+        _tile_loadd(A1, wp[0] + 16 * AMX_KC + kk, AMX_KC * 2);
+        UNROLL for (int xi = 0; xi < X; xi++) {
+            _tile_loadd(B0, x0 + xi * xpart + kk * 32, 64);
+            _tile_loadd(B1, x1 + xi * xpart + kk * 32, 64);
+            _tile_dpbf16ps(C00, A0, B0);
+            _tile_dpbf16ps(C01, A0, B1);
+            _tile_dpbf16ps(C10, A1, B0);
+            _tile_dpbf16ps(C11, A1, B1);
+        }
+        if (W == 2) {
+            _tile_loadd(A0, wp[1] + kk, AMX_KC * 2);
+            _tile_loadd(A1, wp[1] + 16 * AMX_KC + kk, AMX_KC * 2);
+            if (X == 2) { /* B holds part 1: reload part 0 */
+                _tile_loadd(B0, x0 + kk * 32, 64);
+                _tile_loadd(B1, x1 + kk * 32, 64);
+            }
+            _tile_dpbf16ps(C00, A0, B0);
+            _tile_dpbf16ps(C01, A0, B1);
+            _tile_dpbf16ps(C10, A1, B0);
+            _tile_dpbf16ps(C11, A1, B1);
+        }
+    }
+}
+
 void fg_amx_rows(const fg_mm_task *t, int64_t r0, int64_t r1)
 {
     const fg_mat *w = t->w;
     const int64_t cols = w->cols, ldy = w->rows;
     const int ntiles = amx_tiles(t->n);
-    _Alignas(64) uint16_t panel[AMX_PR * AMX_KC];
+    const bool f16 = w->dtype == FG_DT_F16, split = act_parts(w->dtype) == 2;
+    const size_t xpart = part_bytes(cols, t->n);
+    _Alignas(64) uint16_t panel[2][AMX_PR * AMX_KC]; /* the second for F16's remainders */
+    const uint16_t *const wp[2] = {panel[0], panel[1]};
     _Alignas(64) float cbuf[AMX_TT / 2][4][256];
     amx_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -273,11 +344,13 @@ void fg_amx_rows(const fg_mm_task *t, int64_t r0, int64_t r1)
                 const int64_t kc = cols - k0 < AMX_KC ? cols - k0 : AMX_KC;
                 prefetch_next(w, rp, k0, r1);
                 for (int r = 0; r < AMX_PR; r++) {
-                    if (r < nr)
+                    if (r < nr) {
                         dequant_bf16(w->dtype, (const uint8_t *)w->data + (size_t)(rp + r) * w->row_stride, k0, kc,
-                                     panel + r * AMX_KC);
-                    else
-                        memset(panel + r * AMX_KC, 0, (size_t)kc * 2);
+                                     panel[0] + r * AMX_KC, panel[1] + r * AMX_KC);
+                    } else {
+                        memset(panel[0] + r * AMX_KC, 0, (size_t)kc * 2);
+                        if (f16) memset(panel[1] + r * AMX_KC, 0, (size_t)kc * 2);
+                    }
                 }
                 for (int tt = tb0; tt < tb1; tt += 2) {
                     float *c = cbuf[(tt - tb0) / 2][0];
@@ -294,16 +367,12 @@ void fg_amx_rows(const fg_mm_task *t, int64_t r0, int64_t r1)
                     }
                     const uint8_t *x0 = t->xq + (size_t)tt * 32 * (size_t)cols + (size_t)k0 * 32;
                     const uint8_t *x1 = x0 + 32 * (size_t)cols;
-                    for (int64_t kk = 0; kk < kc; kk += 32) {
-                        _tile_loadd(A0, panel + kk, AMX_KC * 2);
-                        _tile_loadd(A1, panel + 16 * AMX_KC + kk, AMX_KC * 2);
-                        _tile_loadd(B0, x0 + kk * 32, 64);
-                        _tile_loadd(B1, x1 + kk * 32, 64);
-                        _tile_dpbf16ps(C00, A0, B0);
-                        _tile_dpbf16ps(C01, A0, B1);
-                        _tile_dpbf16ps(C10, A1, B0);
-                        _tile_dpbf16ps(C11, A1, B1);
-                    }
+                    if (f16)
+                        chunk_products(wp, x0, x1, xpart, kc, 2, 2);
+                    else if (split)
+                        chunk_products(wp, x0, x1, xpart, kc, 1, 2);
+                    else
+                        chunk_products(wp, x0, x1, xpart, kc, 1, 1);
                     _tile_stored(C00, c, 64);
                     _tile_stored(C01, c + 256, 64);
                     _tile_stored(C10, c + 512, 64);

@@ -692,11 +692,28 @@ ROWS_SPLIT(rows_q4_k_amx, USE_AMX, fg_amx_rows, rows_q4_k)
 ROWS_SPLIT(rows_q5_k_amx, USE_AMX, fg_amx_rows, rows_q5_k)
 ROWS_SPLIT(rows_q6_k_amx, USE_AMX, fg_amx_rows, rows_q6_k)
 
+/* F16 and BF16 weights too, where rows are whole 32-element steps of the tiles (the
+ * activations, and F16 weights, in two BF16 parts: as precise as the float kernel) */
+static bool amx_float(fg_dtype dt, int64_t cols, int n)
+{
+    return USE_AMX(n) && (dt == FG_DT_F16 || dt == FG_DT_BF16) && cols % 32 == 0;
+}
+#define FLOAT_SPLIT(name, fewer)                                     \
+    static void name(const fg_mm_task *tk, int64_t r0, int64_t r1)   \
+    {                                                                \
+        if (amx_float(tk->w->dtype, tk->w->cols, tk->n))             \
+            fg_amx_rows(tk, r0, r1);                                 \
+        else                                                         \
+            fewer(tk, r0, r1);                                       \
+    }
+FLOAT_SPLIT(rows_f16_amx, rows_f16)
+FLOAT_SPLIT(rows_bf16_amx, rows_bf16)
+
 static size_t prep_bytes_amx(fg_dtype dt, int64_t cols, int n)
 {
     size_t v = prep_bytes(dt, cols, n); /* as above: grows with n */
-    if (!v || !USE_AMX(n)) return v;
-    size_t a = fg_amx_bytes(cols, n);
+    if (!USE_AMX(n) || !(v || amx_float(dt, cols, n))) return v;
+    size_t a = fg_amx_bytes(dt, cols, n);
     return a > v ? a : v;
 }
 
@@ -710,7 +727,7 @@ static void prep_amx(const fg_mm_task *t, int ith, int nth)
 
 const fg_mm_kernels fg_mm_avx512amx = {
     .rows = {
-        [FG_DT_F32] = rows_f32, [FG_DT_F16] = rows_f16, [FG_DT_BF16] = rows_bf16,
+        [FG_DT_F32] = rows_f32, [FG_DT_F16] = rows_f16_amx, [FG_DT_BF16] = rows_bf16_amx,
         [FG_DT_Q8_0] = rows_q8_0_amx, [FG_DT_Q4_0] = rows_q4_0_amx, [FG_DT_Q4_K] = rows_q4_k_amx,
         [FG_DT_Q5_K] = rows_q5_k_amx, [FG_DT_Q6_K] = rows_q6_k_amx,
     },

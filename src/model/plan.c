@@ -33,6 +33,7 @@ fg_plan_params fg_plan_default_params(void)
 
 typedef struct mat_ref {
     const fg_mat *w;
+    bool ffn; /* run fg_ffn_rows tokens at a time (forward.c) */
     char gguf_name[64];
 } mat_ref;
 
@@ -44,6 +45,7 @@ static int list_mats(const fg_model *m, mat_ref *out, int cap)
     do {                                                                   \
         if (n < cap) {                                                     \
             out[n].w = (wp);                                               \
+            out[n].ffn = false;                                            \
             snprintf(out[n].gguf_name, sizeof out[n].gguf_name, __VA_ARGS__); \
         }                                                                  \
         n++;                                                               \
@@ -59,6 +61,7 @@ static int list_mats(const fg_model *m, mat_ref *out, int cap)
         ADD(&l->w_gate, "blk.%d.ffn_gate.weight", L);
         ADD(&l->w_up, "blk.%d.ffn_up.weight", L);
         ADD(&l->w_down, "blk.%d.ffn_down.weight", L);
+        for (int k = 1; k <= 3 && n - k < cap; k++) out[n - k].ffn = true;
     }
 #undef ADD
     return n;
@@ -132,7 +135,7 @@ static void predict(const fg_model *m, const fg_plan_params *p, int quant, int64
         mats_stored += stored;
         mats_planned += planned;
         out->weights_by_type[dt] += planned;
-        size_t wk = fg_matmul_work_size(dt, w->cols, p->n_batch, nth);
+        size_t wk = fg_matmul_work_size(dt, w->cols, mats[i].ffn ? (int)fg_ffn_rows(p->n_batch) : p->n_batch, nth);
         if (wk > work) work = wk;
     }
     int64_t vectors = all_tensors - mats_stored; /* norms, biases, rope factors: kept as stored */

@@ -126,9 +126,11 @@ fg_status fg_session_create(fg_model *m, const fg_session_params *params, fg_ses
     size_t work = 0;
     for (int64_t L = 0; L < hp->n_layer; L++) {
         const fg_layer *l = &m->layers[L];
+        /* the feed-forward runs fg_ffn_rows tokens at a time (forward.c) */
         const fg_mat *lm[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->w_gate, &l->w_up, &l->w_down};
         for (size_t i = 0; i < sizeof lm / sizeof lm[0]; i++) {
-            size_t w = fg_matmul_work_size(lm[i]->dtype, lm[i]->cols, s->n_batch, nth);
+            const int n = i < 4 ? s->n_batch : (int)fg_ffn_rows(s->n_batch);
+            size_t w = fg_matmul_work_size(lm[i]->dtype, lm[i]->cols, n, nth);
             if (w > work) work = w;
         }
     }
