@@ -1,5 +1,5 @@
-/* Prefill on AMX tiles (path avx512amx): quantized weights × a batch of tokens with the
- * products on the tile unit in BF16, FP32 sums.
+/* Prefill on AMX tiles (path avx512amx): quantized, F16 or BF16 weights × a batch of
+ * tokens with the products on the tile unit in BF16, FP32 sums.
  *
  * Why BF16 and not the tiles' int8 products: every 32-element group of a quantized row
  * has its own scale, and so does every 32-element block of int8 activations, so an int8
@@ -18,19 +18,31 @@
  * reference than the int8 kernels (max |dev| of the top 3: Q8_0 0.149 against 0.296,
  * Q6_K 0.128 against 0.416; test_golden_quant).
  *
+ * F16 and BF16 weights are stored to more precision than one rounding of the activations
+ * keeps (a single BF16 part moved the golden BF16 checkpoint's logits by 0.139 against a
+ * tolerance of 0.127), so for them each activation is two BF16 parts, x = hi + lo with
+ * lo the rounded remainder (|x - hi - lo| <= 2^-16 |x|), and an F16 weight is two parts
+ * exactly (11 significant bits = 8 + 3). The tiles sum w_hi x_hi + w_hi x_lo + w_lo x_hi
+ * (w_lo x_lo, below 2^-16 of a product, is left out): three products per element for
+ * F16, two for BF16 (w_lo = 0). The golden F16/BF16 models' batch logits then land
+ * within 2e-4 of the reference (the float kernels: 1.2e-5; tolerance 0.02-0.127).
+ *
  * Layouts:
  *   activations ("amx" layout, prepared per call by fg_amx_prep): per tile of 16 tokens
  *       (tiles in pairs: the last pair is completed with zero tokens), per 32-column
  *       block, 16 rows of 64 bytes: row p = the BF16 pair (x[2p], x[2p+1]) of each of the
  *       16 tokens, the pair-interleaved form a TDPBF16PS B operand takes. A tile of 16
  *       tokens is 32 * cols bytes.
+ *   activations of F16/BF16 weights: the hi parts in that layout, then the lo parts
+ *       (fg_amx_bytes: twice the size).
  *   weights: per thread, a panel of 32 rows × up to AMX_KC columns is dequantized to
- *       BF16 on the stack (32 KB) and read as two A tiles of 16 rows per 32 columns.
+ *       BF16 on the stack (32 KB; F16 weights' lo parts in a second one) and read as two
+ *       A tiles of 16 rows per 32 columns.
  * Tiles: C00 C01 C10 C11 (rows 0-15 / 16-31 × tokens 0-15 / 16-31 of a pair), A0 A1, B0
  * B1, all 16 rows × 64 bytes. Each panel chunk runs every token pair of the call (up to
  * AMX_TT tiles at a time, whose C wait in `cbuf` between chunks: another 32 KB of stack,
- * so 64 KB per thread in all); at the end the C tiles are transposed to the output's
- * token-major rows.
+ * so 96 KB per thread in all with the second panel); at the end the C tiles are
+ * transposed to the output's token-major rows.
  *
  * Only reached on path avx512amx (fg_isa_supported checked AMX-TILE, AMX-BF16,
  * AVX512-BF16 and the kernel's permission for the tile state); this file alone is built
