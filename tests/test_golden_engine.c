@@ -19,8 +19,12 @@ static void q256_f16(void **st) { (void)st; golden_check(test_model_path("qwen2-
 static void q256_bf16(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-bf16.gguf"), test_data_path("golden/gold-qwen2-q256-bf16.json"), GOLDEN_FLOAT, true, true, 2e-3); }
 static void q256_hf(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-hf"), test_data_path("golden/gold-qwen2-q256-f32.json"), GOLDEN_F32, true, false, 0); }
 
-/* F16 and Q8_0 KV caches stay within the quantized-weights tolerance of the reference. */
-static void kv_f16(void **st) { (void)st; golden_kv_type = FG_DT_F16; golden_check(test_model_path("qwen2-q256-f32.gguf"), test_data_path("golden/gold-qwen2-q256-f32.json"), GOLDEN_FLOAT, true, true, 1e-4); golden_kv_type = FG_DT_F32; }
+/* F16 and Q8_0 KV caches stay within the quantized-weights tolerance of the reference.
+ * With an F16 cache a batch may take its attention scores from the AMX tiles (keys and
+ * queries as two BF16 parts, ~2^-16 of each product: attn_amx.c) where single tokens
+ * stay in FP32: batch and token by token agree to ~7e-4 on logits of ~50, hence 2e-3
+ * as for the F16/BF16 weights above. */
+static void kv_f16(void **st) { (void)st; golden_kv_type = FG_DT_F16; golden_check(test_model_path("qwen2-q256-f32.gguf"), test_data_path("golden/gold-qwen2-q256-f32.json"), GOLDEN_FLOAT, true, true, 2e-3); golden_kv_type = FG_DT_F32; }
 /* Q8_0 K/V (8-bit, like Q8_0 weights) must cost far less than Q8_0 weights do: llama.cpp's
  * Q8_0 file of this model deviates 0.3-0.6 from the reference (gold-qwen2-q256-q8_0.json),
  * so B = 0.2 here; the logits are ~50 in magnitude. */

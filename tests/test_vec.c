@@ -9,6 +9,7 @@
 #include "core/core.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,11 +266,74 @@ static void test_rows_match_scalar(void **state)
     }
 }
 
+/* The AMX attention scores (fg_amx_keys + fg_amx_scores, prefill batches on path
+ * avx512amx) against float64 on the F16 keys as stored: both factors enter as two BF16
+ * parts, so each score may move by 3 * 2^-16 of A = scale * sum |q_i k_i| (the query's
+ * remainder and the dropped lo * lo product, with margin) on top of FP32 sums of 3d
+ * products; dropping any of the three products moves it by ~2^-9 A. Key counts around
+ * the 16-key tiles and their pairs, 1 to 16 query heads, head sizes 32 to 256, `ld` past
+ * n (nothing written beyond each head's n scores). */
+static void test_amx_scores(void **state)
+{
+    (void)state;
+#if defined(FG_ARCH_X86)
+    if (!fg_isa_supported(FG_ISA_AVX512_AMX)) {
+        printf("  no AMX on this CPU: skipped\n");
+        return;
+    }
+    const int64_t ds[] = {32, 64, 128, 256}, ns[] = {1, 15, 16, 17, 32, 33, 100};
+    const int nqs[] = {1, 7, 16};
+    double worst = 0;
+    for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+            for (size_t qi = 0; qi < sizeof nqs / sizeof nqs[0]; qi++) {
+                const int64_t d = ds[di], n = ns[ni], ld = n + 3;
+                const int nq = nqs[qi];
+                const size_t stride = (size_t)d * 2 + 64; /* the other kv heads' halves between rows */
+                double *ref = malloc(sizeof(double) * (size_t)(n * d));
+                float *q = malloc(sizeof(float) * (size_t)(nq * d)), *out = malloc(sizeof(float) * (size_t)(nq * ld));
+                uint16_t *kb = aligned_alloc(64, fg_amx_keys_bytes(n, d));
+                assert_true(ref && q && out && kb);
+                uint8_t *rows = make_rows(FG_DT_F16, n, d, stride, ref);
+                for (int64_t i = 0; i < nq * d; i++) q[i] = (float)(urand() * (i % 13 == 0 ? 40 : 3));
+                for (int64_t i = 0; i < nq * ld; i++) out[i] = 12345.0f;
+                const float scale = 0.0883883f;
+                fg_amx_keys(rows, stride, n, d, kb);
+                fg_amx_scores(q, nq, kb, n, d, scale, out, ld);
+                for (int g = 0; g < nq; g++) {
+                    for (int64_t p = 0; p < n; p++) {
+                        double r = 0, a = 0;
+                        for (int64_t i = 0; i < d; i++) {
+                            r += (double)q[g * d + i] * ref[p * d + i];
+                            a += fabs((double)q[g * d + i] * ref[p * d + i]);
+                        }
+                        r *= scale;
+                        a *= scale;
+                        const double tol = (3 * 0x1p-16 + (double)(3 * d + 32) * 0x1p-24 * 2) * a + 1e-30;
+                        const double err = fabs(out[g * ld + p] - r);
+                        if (!(err <= tol))
+                            fail_msg("amx scores d %lld n %lld nq %d: head %d key %lld = %.9g, reference %.9g, err %.3g > %.3g",
+                                     (long long)d, (long long)n, nq, g, (long long)p, out[g * ld + p], r, err, tol);
+                        if (err / tol > worst) worst = err / tol;
+                    }
+                    for (int64_t p = n; p < ld; p++) assert_true(out[g * ld + p] == 12345.0f);
+                }
+                free(ref);
+                free(q);
+                free(out);
+                free(kb);
+                free(rows);
+            }
+    printf("  amx scores: worst err/tol %.3f\n", worst);
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_every_path),
         cmocka_unit_test(test_rows_match_scalar),
+        cmocka_unit_test(test_amx_scores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

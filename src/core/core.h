@@ -181,6 +181,19 @@ void fg_vec_dot_rows(const float *q, int64_t nq, const void *rows, fg_dtype dt, 
 void fg_vec_axpy_rows(float *y, const float *w, int64_t nq, const void *rows, fg_dtype dt, size_t stride, int64_t n,
                       int64_t d);
 void fg_vec_softmax(float *x, int64_t n);
+#if defined(FG_ARCH_X86)
+/* Attention scores on the AMX tiles (attn_amx.c), for the batches of a prefill; only
+ * while fg_isa_active() is FG_ISA_AVX512_AMX, for F16 cached keys with d a multiple of 32
+ * (at most FG_VEC_MAX_D) and nq <= 16 query heads per kv head:
+ *   fg_amx_keys:   the n key rows (F16, `stride` bytes apart) as BF16 hi + lo parts in
+ *                  tile order into kb (fg_amx_keys_bytes(n, d) bytes);
+ *   fg_amx_scores: out[g*ld + p] = scale * (q_g . key_p) for g < nq, p < n, from kb;
+ *                  within ~3 * 2^-16 of sum |q_g,i key_p,i| * scale (attn_amx.c). */
+size_t fg_amx_keys_bytes(int64_t n_keys, int64_t d);
+void fg_amx_keys(const void *rows, size_t stride, int64_t n, int64_t d, uint16_t *kb);
+void fg_amx_scores(const float *q, int nq, const uint16_t *kb, int64_t n, int64_t d, float scale, float *out,
+                   int64_t ld);
+#endif
 /* Prefetching of cache rows (n rows `stride` apart, `bytes` read from each) into L2,
  * in bursts: fg_vec_prefetch_rows the first span of them (some hundred KB), for a
  * caller that will read them after other work; fg_vec_prefetch_next, called at every

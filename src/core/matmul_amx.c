@@ -50,6 +50,7 @@
 #include "core/matmul-impl.h"
 #include "core/quant-impl.h"
 #include "core/quant-simd.h"
+#include "core/amx-simd.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -84,48 +85,7 @@ static size_t part_bytes(int64_t cols, int n) { return (size_t)amx_tiles(n) * 32
 
 size_t fg_amx_bytes(fg_dtype dt, int64_t cols, int n) { return (size_t)act_parts(dt) * part_bytes(cols, n); }
 
-/* ---- 16 × 16 transpose of 32-bit elements, in registers --------------------------------- */
-
-INLINE void transpose16(__m512i r[16])
-{
-    __m512i t[16], u[16];
-    UNROLL for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
-    }
-    /* u[4i + k], 128-bit lane L: column 4L + k of rows 4i .. 4i + 3 */
-    UNROLL for (int i = 0; i < 16; i += 4) {
-        u[i] = _mm512_unpacklo_epi64(t[i], t[i + 2]);
-        u[i + 1] = _mm512_unpackhi_epi64(t[i], t[i + 2]);
-        u[i + 2] = _mm512_unpacklo_epi64(t[i + 1], t[i + 3]);
-        u[i + 3] = _mm512_unpackhi_epi64(t[i + 1], t[i + 3]);
-    }
-    UNROLL for (int k = 0; k < 4; k++) {
-        const __m512i v0 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0x44), v1 = _mm512_shuffle_i32x4(u[k], u[4 + k], 0xEE);
-        const __m512i v2 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0x44);
-        const __m512i v3 = _mm512_shuffle_i32x4(u[8 + k], u[12 + k], 0xEE);
-        r[k] = _mm512_shuffle_i32x4(v0, v2, 0x88);
-        r[4 + k] = _mm512_shuffle_i32x4(v0, v2, 0xDD);
-        r[8 + k] = _mm512_shuffle_i32x4(v1, v3, 0x88);
-        r[12 + k] = _mm512_shuffle_i32x4(v1, v3, 0xDD);
-    }
-}
-
 /* ---- activations ------------------------------------------------------------------------ */
-
-/* 16 BF16 values (a half of a cvtne2ps_pbh result) back to FP32, exactly */
-INLINE __m512 bf16_f32(__m256i h) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16)); }
-
-/* 32 floats (a = elements 0-15, b = 16-31) as BF16: part 0 rounded to nearest even,
- * part 1 the remainder (x - part 0, exact in FP32) rounded again */
-INLINE __m512i bf16_part(__m512 a, __m512 b, int part)
-{
-    const __m512i hi = (__m512i)_mm512_cvtne2ps_pbh(b, a);
-    if (!part) return hi;
-    const __m512 ra = _mm512_sub_ps(a, bf16_f32(_mm512_castsi512_si256(hi)));
-    const __m512 rb = _mm512_sub_ps(b, bf16_f32(_mm512_extracti64x4_epi64(hi, 1)));
-    return (__m512i)_mm512_cvtne2ps_pbh(rb, ra);
-}
 
 void fg_amx_prep(const fg_mm_task *t, int ith, int nth)
 {
@@ -140,12 +100,12 @@ void fg_amx_prep(const fg_mm_task *t, int ith, int nth)
                     const int tok = tile * 16 + j;
                     if (tok < t->n) {
                         const float *x = t->x + (size_t)tok * cols + 32 * kb;
-                        r[j] = bf16_part(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16), part);
+                        r[j] = fg_bf16_part(_mm512_loadu_ps(x), _mm512_loadu_ps(x + 16), part);
                     } else {
                         r[j] = _mm512_setzero_si512();
                     }
                 }
-                transpose16(r);
+                fg_transpose16(r);
                 UNROLL for (int p = 0; p < 16; p++) _mm512_storeu_si512(base + kb * 1024 + 64 * p, r[p]);
             }
         }
@@ -258,8 +218,8 @@ static void dequant_bf16(fg_dtype dt, const uint8_t *row, int64_t k0, int64_t kc
             const uint16_t *h = (const uint16_t *)row + k0 + c;
             const __m512 a = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
             const __m512 b = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(h + 16)));
-            _mm512_storeu_si512(out + c, bf16_part(a, b, 0));
-            _mm512_storeu_si512(lo + c, bf16_part(a, b, 1));
+            _mm512_storeu_si512(out + c, fg_bf16_part(a, b, 0));
+            _mm512_storeu_si512(lo + c, fg_bf16_part(a, b, 1));
         }
         break;
     default: break;
@@ -268,19 +228,13 @@ static void dequant_bf16(fg_dtype dt, const uint8_t *row, int64_t k0, int64_t kc
 
 /* ---- the kernel ------------------------------------------------------------------------- */
 
-typedef struct {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-} amx_config;
-
 /* C tile (16 rows × 16 tokens, row-major at c) to the output: tokens t0.., rows r0..,
  * nt tokens and nr rows of it real */
 INLINE void c_out(const float *c, float *y, int64_t ldy, int64_t r0, int t0, int nt, int nr)
 {
     __m512i r[16];
     UNROLL for (int i = 0; i < 16; i++) r[i] = _mm512_load_si512(c + 16 * i);
-    transpose16(r);
+    fg_transpose16(r);
     const __mmask16 m = (__mmask16)((1u << nr) - 1);
     for (int j = 0; j < nt; j++) _mm512_mask_storeu_ps(y + (size_t)(t0 + j) * ldy + r0, m, _mm512_castsi512_ps(r[j]));
 }
@@ -343,7 +297,7 @@ void fg_amx_rows(const fg_mm_task *t, int64_t r0, int64_t r1)
     _Alignas(64) uint16_t panel[2][AMX_PR * AMX_KC]; /* the second for F16's remainders */
     const uint16_t *const wp[2] = {panel[0], panel[1]};
     _Alignas(64) float cbuf[AMX_TT / 2][4][256];
-    amx_config cfg;
+    fg_amx_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.palette = 1;
     for (int i = 0; i < 8; i++) cfg.rows[i] = 16, cfg.colsb[i] = 64;

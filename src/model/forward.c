@@ -96,7 +96,26 @@ typedef struct attn_job {
     fg_session *s;
     const fg_layer *l;
     int64_t layer, pos0, B;
+    bool amx; /* the scores on the AMX tiles (attn_amx_scores) */
 } attn_job;
+
+/* Batches of at least this many tokens compute their attention scores on the AMX tiles
+ * where that path is active and the cache is F16: the keys are converted once per kv
+ * head and chunk, then serve every token of it. Smaller batches (decode, short turns)
+ * keep the vector kernel's FP32. */
+#define ATTN_AMX_MIN_TOKENS 32
+
+static bool attn_amx_scores(const fg_session *s, int64_t B)
+{
+#if defined(FG_ARCH_X86)
+    return B >= ATTN_AMX_MIN_TOKENS && s->kv_type == FG_DT_F16 && fg_isa_active() == FG_ISA_AVX512_AMX &&
+           fg_attn_amx_fits(&s->model->hp);
+#else
+    (void)s;
+    (void)B;
+    return false;
+#endif
+}
 
 /* A row slice of the cache as float32: F32 rows are used in place, F16/Q8_0 rows are
  * dequantized into tmp. */
@@ -109,62 +128,95 @@ static const float *cache_row(const fg_session *s, const uint8_t *base, int64_t 
     return tmp;
 }
 
-/* One task per (token, kv head): every query head of the group against the cached rows
- * of that kv head. F32/F16 caches are read in place by the row kernels (fg_vec_*_rows,
- * F16 converted in registers); Q8_0 rows are dequantized one at a time into tmp. */
-static void attn_task(void *arg, int ith, int nth)
+/* One task: token t of the job's batch against the cached rows of kv head kh, every
+ * query head of the group. F32/F16 caches are read in place by the row kernels
+ * (fg_vec_*_rows, F16 converted in registers); Q8_0 rows are dequantized one at a time
+ * into tmp. With kb (the AMX path) the scores come from the tiles instead, on the keys
+ * fg_amx_keys put there. `slice` is the thread's attention scratch. */
+static void attn_one(const attn_job *j, float *slice, int64_t t, int64_t kh, const uint16_t *kb)
 {
-    attn_job *j = arg;
     fg_session *s = j->s;
     const fg_hparams *hp = &s->model->hp;
     int64_t hd = hp->head_dim, nh = hp->n_head, nkv = hp->n_head_kv, group = nh / nkv;
     const uint8_t *K = s->k_cache[j->layer].base, *V = s->v_cache[j->layer].base;
-    /* this thread's slice (committed for the positions in use): the rows dequantized
-     * from the cache, then the group's scores, n_keys apart */
-    float *ktmp = (float *)s->attn[ith].base, *vtmp = ktmp + hd, *sc = vtmp + hd;
+    /* the rows dequantized from the cache, then the group's scores, n_keys apart */
+    float *ktmp = slice, *vtmp = ktmp + hd, *sc = vtmp + hd;
     float scale = 1.0f / sqrtf((float)hd);
     const bool direct = s->kv_type == FG_DT_F32 || s->kv_type == FG_DT_F16;
-    /* tasks dealt out in turn: in a batch a later token has more keys (causal), so
-     * contiguous ranges gave the last thread the most work (2 threads, a 256-token
-     * chunk from position 0: 3x the first one's) */
-    int64_t total = j->B * nkv;
-    for (int64_t task = ith; task < total; task += nth) {
-        int64_t t = task / nkv, kh = task % nkv;
-        int64_t n_keys = j->pos0 + t + 1;
-        const float *q0 = s->q + (t * nh + kh * group) * hd;
-        float *out0 = s->att + (t * nh + kh * group) * hd;
-        size_t head_off = fg_row_bytes(s->kv_type, kh * hd), head_bytes = fg_row_bytes(s->kv_type, hd);
-        /* the cached rows come from RAM (the weights streamed since evicted them): the
-         * first span of keys and values start their transfer now, the values' under the
-         * keys' work, and the walks below prefetch ahead (see fg_vec_prefetch_rows) */
-        fg_vec_prefetch_rows(K + head_off, s->kv_row_bytes, n_keys, head_bytes);
-        fg_vec_prefetch_rows(V + head_off, s->kv_row_bytes, n_keys, head_bytes);
-        /* one token: this task alone reads its head's q, k, v and its new cache rows (a
-         * batch's later tokens read the earlier ones' rows: finished before the job) */
-        if (j->B == 1) qkv_finish(s, j->l, j->layer, j->pos0, t, kh);
-        if (direct) {
-            fg_vec_dot_rows(q0, group, K + head_off, s->kv_type, s->kv_row_bytes, n_keys, hd, scale, sc);
-        } else {
-            for (int64_t p = 0; p < n_keys; p++) {
-                fg_vec_prefetch_next(K + head_off, s->kv_row_bytes, p, n_keys, head_bytes);
-                const float *k = cache_row(s, K, p, kh, ktmp);
-                for (int64_t g = 0; g < group; g++) sc[g * n_keys + p] = fg_vec_dot(q0 + g * hd, k, hd) * scale;
-            }
-        }
-        for (int64_t g = 0; g < group; g++) {
-            fg_vec_softmax(sc + g * n_keys, n_keys);
-            memset(out0 + g * hd, 0, (size_t)hd * sizeof(float));
-        }
-        if (direct) {
-            fg_vec_axpy_rows(out0, sc, group, V + head_off, s->kv_type, s->kv_row_bytes, n_keys, hd);
-        } else {
-            for (int64_t p = 0; p < n_keys; p++) {
-                fg_vec_prefetch_next(V + head_off, s->kv_row_bytes, p, n_keys, head_bytes);
-                const float *v = cache_row(s, V, p, kh, vtmp);
-                for (int64_t g = 0; g < group; g++) fg_vec_axpy(out0 + g * hd, sc[g * n_keys + p], v, hd);
-            }
+    int64_t n_keys = j->pos0 + t + 1;
+    const float *q0 = s->q + (t * nh + kh * group) * hd;
+    float *out0 = s->att + (t * nh + kh * group) * hd;
+    size_t head_off = fg_row_bytes(s->kv_type, kh * hd), head_bytes = fg_row_bytes(s->kv_type, hd);
+    /* the cached rows come from RAM (the weights streamed since evicted them): the
+     * first span of keys and values start their transfer now, the values' under the
+     * keys' work, and the walks below prefetch ahead (see fg_vec_prefetch_rows) */
+    if (!kb) fg_vec_prefetch_rows(K + head_off, s->kv_row_bytes, n_keys, head_bytes);
+    fg_vec_prefetch_rows(V + head_off, s->kv_row_bytes, n_keys, head_bytes);
+    /* one token: this task alone reads its head's q, k, v and its new cache rows (a
+     * batch's later tokens read the earlier ones' rows: finished before the job) */
+    if (j->B == 1) qkv_finish(s, j->l, j->layer, j->pos0, t, kh);
+#if defined(FG_ARCH_X86)
+    if (kb) {
+        fg_amx_scores(q0, (int)group, kb, n_keys, hd, scale, sc, n_keys);
+    } else
+#endif
+    if (direct) {
+        fg_vec_dot_rows(q0, group, K + head_off, s->kv_type, s->kv_row_bytes, n_keys, hd, scale, sc);
+    } else {
+        for (int64_t p = 0; p < n_keys; p++) {
+            fg_vec_prefetch_next(K + head_off, s->kv_row_bytes, p, n_keys, head_bytes);
+            const float *k = cache_row(s, K, p, kh, ktmp);
+            for (int64_t g = 0; g < group; g++) sc[g * n_keys + p] = fg_vec_dot(q0 + g * hd, k, hd) * scale;
         }
     }
+    for (int64_t g = 0; g < group; g++) {
+        fg_vec_softmax(sc + g * n_keys, n_keys);
+        memset(out0 + g * hd, 0, (size_t)hd * sizeof(float));
+    }
+    if (direct) {
+        fg_vec_axpy_rows(out0, sc, group, V + head_off, s->kv_type, s->kv_row_bytes, n_keys, hd);
+    } else {
+        for (int64_t p = 0; p < n_keys; p++) {
+            fg_vec_prefetch_next(V + head_off, s->kv_row_bytes, p, n_keys, head_bytes);
+            const float *v = cache_row(s, V, p, kh, vtmp);
+            for (int64_t g = 0; g < group; g++) fg_vec_axpy(out0 + g * hd, sc[g * n_keys + p], v, hd);
+        }
+    }
+}
+
+/* Tasks (token, kv head) dealt out in turn: in a batch a later token has more keys
+ * (causal), so contiguous ranges gave the last thread the most work (2 threads, a
+ * 256-token chunk from position 0: 3x the first one's). On the AMX path a thread takes
+ * the same tasks kv head by kv head and converts that head's keys (all that the batch's
+ * last token sees) once into its slice, after the scores (fg_attn_scratch_bytes). */
+static void attn_task(void *arg, int ith, int nth)
+{
+    const attn_job *j = arg;
+    const fg_hparams *hp = &j->s->model->hp;
+    const int64_t nkv = hp->n_head_kv;
+    float *slice = (float *)j->s->attn[ith].base;
+    if (!j->amx) {
+        for (int64_t task = ith; task < j->B * nkv; task += nth) attn_one(j, slice, task / nkv, task % nkv, NULL);
+        return;
+    }
+#if defined(FG_ARCH_X86)
+    const fg_session *s = j->s;
+    const int64_t hd = hp->head_dim, group = hp->n_head / nkv, n_all = j->pos0 + j->B;
+    const size_t scores = ((size_t)group * (size_t)n_all + 2 * (size_t)hd) * sizeof(float);
+    uint16_t *kb = (uint16_t *)((uint8_t *)slice + ((scores + 63) & ~(size_t)63));
+    for (int64_t kh = 0; kh < nkv; kh++) {
+        bool have = false;
+        for (int64_t t = 0; t < j->B; t++) {
+            if ((t * nkv + kh) % nth != ith) continue;
+            if (!have) {
+                fg_amx_keys(s->k_cache[j->layer].base + fg_row_bytes(s->kv_type, kh * hd), s->kv_row_bytes, n_all, hd,
+                            kb);
+                have = true;
+            }
+            attn_one(j, slice, t, kh, kb);
+        }
+    }
+#endif
 }
 
 /* ---- decode profile (fg_session_set_profile) ------------------------------------------ */
@@ -255,7 +307,7 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
         if (B > 1)
             for (int64_t t = 0; t < B; t++)
                 for (int64_t kh = 0; kh < hp->n_head_kv; kh++) qkv_finish(s, l, L, pos0, t, kh);
-        attn_job job = {s, l, L, pos0, B};
+        attn_job job = {s, l, L, pos0, B, attn_amx_scores(s, B)};
         fg_pool_run(s->pool, attn_task, &job);
         prof_mark(&pc, PH_ATTENTION, 0);
         mm(s, &l->wo, s->att, B, s->h, 2, w2);

@@ -55,7 +55,20 @@ static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 size_t fg_attn_scratch_bytes(const fg_hparams *hp, int64_t n_pos)
 {
-    return ((size_t)(hp->n_head / hp->n_head_kv) * (size_t)n_pos + 2 * (size_t)hp->head_dim) * sizeof(float);
+    size_t b = ((size_t)(hp->n_head / hp->n_head_kv) * (size_t)n_pos + 2 * (size_t)hp->head_dim) * sizeof(float);
+    if (fg_attn_amx_fits(hp)) b = align64(b) + fg_amx_keys_bytes(n_pos, hp->head_dim);
+    return b;
+}
+
+bool fg_attn_amx_fits(const fg_hparams *hp)
+{
+#if defined(FG_ARCH_X86)
+    return fg_isa_supported(FG_ISA_AVX512_AMX) && hp->head_dim % 32 == 0 && hp->head_dim <= FG_VEC_MAX_D &&
+           hp->n_head / hp->n_head_kv <= 16;
+#else
+    (void)hp;
+    return false;
+#endif
 }
 
 size_t fg_scratch_layout(const fg_hparams *hp, int n_batch, size_t work, size_t sizes[SCRATCH_BUFS])
