@@ -266,14 +266,15 @@ static void test_rows_match_scalar(void **state)
     }
 }
 
-/* The AMX attention scores (fg_amx_keys + fg_amx_scores, prefill batches on path
- * avx512amx) against float64 on the F16 keys as stored: both factors enter as two BF16
- * parts, so each score may move by 3 * 2^-16 of A = scale * sum |q_i k_i| (the query's
- * remainder and the dropped lo * lo product, with margin) on top of FP32 sums of 3d
- * products; dropping any of the three products moves it by ~2^-9 A. Key counts around
- * the 16-key tiles and their pairs, 1 to 16 query heads, head sizes 32 to 256, `ld` past
- * n (nothing written beyond each head's n scores). */
-static void test_amx_scores(void **state)
+/* The AMX attention (fg_amx_keys + fg_amx_scores, fg_amx_values + fg_amx_weighted:
+ * prefill batches on path avx512amx) against float64 on the F16 rows as stored: both
+ * factors enter as two BF16 parts, so each result may move by 3 * 2^-16 of A = the sum
+ * of |products| (the FP32 factor's remainder and the dropped lo * lo product, with
+ * margin) on top of FP32 sums of 3 products per term (and, for the weighted sum, the
+ * add to y); dropping any of the three products moves it by ~2^-9 A. Key counts around
+ * the 16- and 32-key blocks, 1 to 16 query heads, head sizes 32 to 256 (passes of 64
+ * value columns), `ld` past n (nothing written beyond each head's results). */
+static void test_amx_attention(void **state)
 {
     (void)state;
 #if defined(FG_ARCH_X86)
@@ -283,7 +284,7 @@ static void test_amx_scores(void **state)
     }
     const int64_t ds[] = {32, 64, 128, 256}, ns[] = {1, 15, 16, 17, 32, 33, 100};
     const int nqs[] = {1, 7, 16};
-    double worst = 0;
+    double worst = 0, worst_w = 0;
     for (size_t di = 0; di < sizeof ds / sizeof ds[0]; di++)
         for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
             for (size_t qi = 0; qi < sizeof nqs / sizeof nqs[0]; qi++) {
@@ -300,6 +301,37 @@ static void test_amx_scores(void **state)
                 const float scale = 0.0883883f;
                 fg_amx_keys(rows, stride, n, d, kb);
                 fg_amx_scores(q, nq, kb, n, d, scale, out, ld);
+                /* the same rows as values, weighted per head by w (y starts nonzero: += ) */
+                float *w = malloc(sizeof(float) * (size_t)(nq * ld)), *y = malloc(sizeof(float) * (size_t)(nq * d + 1));
+                uint16_t *vb = aligned_alloc(64, fg_amx_keys_bytes(n, d));
+                assert_true(w && y && vb);
+                for (int64_t i = 0; i < nq * ld; i++) w[i] = (float)(urand() + 1) / (float)n;
+                for (int64_t i = 0; i < nq * d; i++) y[i] = (float)urand();
+                y[nq * d] = 12345.0f; /* nothing written past the nq heads */
+                double *y0 = malloc(sizeof(double) * (size_t)(nq * d));
+                assert_non_null(y0);
+                for (int64_t i = 0; i < nq * d; i++) y0[i] = y[i];
+                fg_amx_values(rows, stride, n, d, vb);
+                fg_amx_weighted(y, w, nq, ld, vb, n, d);
+                for (int g = 0; g < nq; g++)
+                    for (int64_t i = 0; i < d; i++) {
+                        double r = y0[g * d + i], a = 0;
+                        for (int64_t p = 0; p < n; p++) {
+                            r += (double)w[g * ld + p] * ref[p * d + i];
+                            a += fabs((double)w[g * ld + p] * ref[p * d + i]);
+                        }
+                        const double tol = (3 * 0x1p-16 + (double)(3 * n + 32) * 0x1p-24 * 2) * a + 0x1p-23 * fabs(r) + 1e-30;
+                        const double got = y[g * d + i], err = fabs(got - r);
+                        if (!(err <= tol))
+                            fail_msg("amx weighted sum d %lld n %lld nq %d: head %d column %lld = %.9g, reference %.9g, err %.3g > %.3g",
+                                     (long long)d, (long long)n, nq, g, (long long)i, got, r, err, tol);
+                        if (err / tol > worst_w) worst_w = err / tol;
+                    }
+                assert_true(y[nq * d] == 12345.0f);
+                free(w);
+                free(y);
+                free(y0);
+                free(vb);
                 for (int g = 0; g < nq; g++) {
                     for (int64_t p = 0; p < n; p++) {
                         double r = 0, a = 0;
@@ -324,7 +356,7 @@ static void test_amx_scores(void **state)
                 free(kb);
                 free(rows);
             }
-    printf("  amx scores: worst err/tol %.3f\n", worst);
+    printf("  amx scores: worst err/tol %.3f; weighted sums: %.3f\n", worst, worst_w);
 #endif
 }
 
@@ -333,7 +365,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_every_path),
         cmocka_unit_test(test_rows_match_scalar),
-        cmocka_unit_test(test_amx_scores),
+        cmocka_unit_test(test_amx_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -193,6 +193,12 @@ size_t fg_amx_keys_bytes(int64_t n_keys, int64_t d);
 void fg_amx_keys(const void *rows, size_t stride, int64_t n, int64_t d, uint16_t *kb);
 void fg_amx_scores(const float *q, int nq, const uint16_t *kb, int64_t n, int64_t d, float scale, float *out,
                    int64_t ld);
+/*   fg_amx_values:   the n value rows likewise into vb (fg_amx_keys_bytes(n, d) bytes:
+ *                    key pairs interleaved per dimension, d a multiple of 16);
+ *   fg_amx_weighted: y_g += sum over p < n of w[g*ld + p] * value_p (y_g = y + g*d), from
+ *                    vb; within ~3 * 2^-16 of sum |w_g,p value_p,i| per element. */
+void fg_amx_values(const void *rows, size_t stride, int64_t n, int64_t d, uint16_t *vb);
+void fg_amx_weighted(float *y, const float *w, int nq, int64_t ld, const uint16_t *vb, int64_t n, int64_t d);
 #endif
 /* Prefetching of cache rows (n rows `stride` apart, `bytes` read from each) into L2,
  * in bursts: fg_vec_prefetch_rows the first span of them (some hundred KB), for a

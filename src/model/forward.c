@@ -96,13 +96,13 @@ typedef struct attn_job {
     fg_session *s;
     const fg_layer *l;
     int64_t layer, pos0, B;
-    bool amx; /* the scores on the AMX tiles (attn_amx_scores) */
+    bool amx; /* scores and weighted sums on the AMX tiles (attn_amx_scores) */
 } attn_job;
 
-/* Batches of at least this many tokens compute their attention scores on the AMX tiles
- * where that path is active and the cache is F16: the keys are converted once per kv
- * head and chunk, then serve every token of it. Smaller batches (decode, short turns)
- * keep the vector kernel's FP32. */
+/* Batches of at least this many tokens compute their attention (the scores and the
+ * weighted sum of the values) on the AMX tiles where that path is active and the cache
+ * is F16: keys and values are converted once per kv head and chunk, then serve every
+ * token of it. Smaller batches (decode, short turns) keep the vector kernels' FP32. */
 #define ATTN_AMX_MIN_TOKENS 32
 
 static bool attn_amx_scores(const fg_session *s, int64_t B)
@@ -131,9 +131,10 @@ static const float *cache_row(const fg_session *s, const uint8_t *base, int64_t 
 /* One task: token t of the job's batch against the cached rows of kv head kh, every
  * query head of the group. F32/F16 caches are read in place by the row kernels
  * (fg_vec_*_rows, F16 converted in registers); Q8_0 rows are dequantized one at a time
- * into tmp. With kb (the AMX path) the scores come from the tiles instead, on the keys
- * fg_amx_keys put there. `slice` is the thread's attention scratch. */
-static void attn_one(const attn_job *j, float *slice, int64_t t, int64_t kh, const uint16_t *kb)
+ * into tmp. With kb and vb (the AMX path) the scores and the weighted sum come from the
+ * tiles instead, on the keys and values fg_amx_keys and fg_amx_values put there.
+ * `slice` is the thread's attention scratch. */
+static void attn_one(const attn_job *j, float *slice, int64_t t, int64_t kh, const uint16_t *kb, const uint16_t *vb)
 {
     fg_session *s = j->s;
     const fg_hparams *hp = &s->model->hp;
@@ -150,8 +151,10 @@ static void attn_one(const attn_job *j, float *slice, int64_t t, int64_t kh, con
     /* the cached rows come from RAM (the weights streamed since evicted them): the
      * first span of keys and values start their transfer now, the values' under the
      * keys' work, and the walks below prefetch ahead (see fg_vec_prefetch_rows) */
-    if (!kb) fg_vec_prefetch_rows(K + head_off, s->kv_row_bytes, n_keys, head_bytes);
-    fg_vec_prefetch_rows(V + head_off, s->kv_row_bytes, n_keys, head_bytes);
+    if (!kb) {
+        fg_vec_prefetch_rows(K + head_off, s->kv_row_bytes, n_keys, head_bytes);
+        fg_vec_prefetch_rows(V + head_off, s->kv_row_bytes, n_keys, head_bytes);
+    }
     /* one token: this task alone reads its head's q, k, v and its new cache rows (a
      * batch's later tokens read the earlier ones' rows: finished before the job) */
     if (j->B == 1) qkv_finish(s, j->l, j->layer, j->pos0, t, kh);
@@ -173,6 +176,11 @@ static void attn_one(const attn_job *j, float *slice, int64_t t, int64_t kh, con
         fg_vec_softmax(sc + g * n_keys, n_keys);
         memset(out0 + g * hd, 0, (size_t)hd * sizeof(float));
     }
+#if defined(FG_ARCH_X86)
+    if (vb) {
+        fg_amx_weighted(out0, sc, (int)group, n_keys, vb, n_keys, hd);
+    } else
+#endif
     if (direct) {
         fg_vec_axpy_rows(out0, sc, group, V + head_off, s->kv_type, s->kv_row_bytes, n_keys, hd);
     } else {
@@ -187,8 +195,9 @@ static void attn_one(const attn_job *j, float *slice, int64_t t, int64_t kh, con
 /* Tasks (token, kv head) dealt out in turn: in a batch a later token has more keys
  * (causal), so contiguous ranges gave the last thread the most work (2 threads, a
  * 256-token chunk from position 0: 3x the first one's). On the AMX path a thread takes
- * the same tasks kv head by kv head and converts that head's keys (all that the batch's
- * last token sees) once into its slice, after the scores (fg_attn_scratch_bytes). */
+ * the same tasks kv head by kv head and converts that head's keys and values (all that
+ * the batch's last token sees) once into its slice, after the scores
+ * (fg_attn_scratch_bytes). */
 static void attn_task(void *arg, int ith, int nth)
 {
     const attn_job *j = arg;
@@ -196,7 +205,7 @@ static void attn_task(void *arg, int ith, int nth)
     const int64_t nkv = hp->n_head_kv;
     float *slice = (float *)j->s->attn[ith].base;
     if (!j->amx) {
-        for (int64_t task = ith; task < j->B * nkv; task += nth) attn_one(j, slice, task / nkv, task % nkv, NULL);
+        for (int64_t task = ith; task < j->B * nkv; task += nth) attn_one(j, slice, task / nkv, task % nkv, NULL, NULL);
         return;
     }
 #if defined(FG_ARCH_X86)
@@ -204,16 +213,18 @@ static void attn_task(void *arg, int ith, int nth)
     const int64_t hd = hp->head_dim, group = hp->n_head / nkv, n_all = j->pos0 + j->B;
     const size_t scores = ((size_t)group * (size_t)n_all + 2 * (size_t)hd) * sizeof(float);
     uint16_t *kb = (uint16_t *)((uint8_t *)slice + ((scores + 63) & ~(size_t)63));
+    uint16_t *vb = kb + fg_amx_keys_bytes(n_all, hd) / sizeof(uint16_t);
     for (int64_t kh = 0; kh < nkv; kh++) {
         bool have = false;
         for (int64_t t = 0; t < j->B; t++) {
             if ((t * nkv + kh) % nth != ith) continue;
             if (!have) {
-                fg_amx_keys(s->k_cache[j->layer].base + fg_row_bytes(s->kv_type, kh * hd), s->kv_row_bytes, n_all, hd,
-                            kb);
+                const size_t off = fg_row_bytes(s->kv_type, kh * hd);
+                fg_amx_keys(s->k_cache[j->layer].base + off, s->kv_row_bytes, n_all, hd, kb);
+                fg_amx_values(s->v_cache[j->layer].base + off, s->kv_row_bytes, n_all, hd, vb);
                 have = true;
             }
-            attn_one(j, slice, t, kh, kb);
+            attn_one(j, slice, t, kh, kb, vb);
         }
     }
 #endif

@@ -98,8 +98,9 @@ static inline int64_t fg_ffn_rows(int64_t n_batch) { return n_batch < FG_FFN_ROW
 size_t fg_scratch_layout(const fg_hparams *hp, int n_batch, size_t work, size_t sizes[SCRATCH_BUFS]);
 /* Bytes of one thread's attention scratch for n_pos positions (committed page by page):
  * the scores of a kv head's query heads, two rows of dequantized cache, and, where the
- * CPU has the AMX path and the shapes suit it (fg_attn_amx_fits), one kv head's keys in
- * tile order (fg_amx_keys: 4 * head_dim bytes a position) after a 64-byte boundary. */
+ * CPU has the AMX path and the shapes suit it (fg_attn_amx_fits), one kv head's keys and
+ * values in tile order (fg_amx_keys, fg_amx_values: 4 * head_dim bytes a position each)
+ * after a 64-byte boundary. */
 size_t fg_attn_scratch_bytes(const fg_hparams *hp, int64_t n_pos);
 bool fg_attn_amx_fits(const fg_hparams *hp);
 
