@@ -96,7 +96,7 @@ typedef struct attn_job {
     fg_session *s;
     const fg_layer *l;
     int64_t layer, pos0, B;
-    bool amx; /* scores and weighted sums on the AMX tiles (attn_amx_scores) */
+    bool amx; /* scores and weighted sums on the AMX tiles (attn_on_amx) */
 } attn_job;
 
 /* Batches of at least this many tokens compute their attention (the scores and the
@@ -105,13 +105,14 @@ typedef struct attn_job {
  * token of it. Smaller batches (decode, short turns) keep the vector kernels' FP32. */
 #define ATTN_AMX_MIN_TOKENS 32
 
-static bool attn_amx_scores(const fg_session *s, int64_t B)
+static bool attn_on_amx(const fg_session *s, int64_t pos0, int64_t B)
 {
 #if defined(FG_ARCH_X86)
-    return B >= ATTN_AMX_MIN_TOKENS && s->kv_type == FG_DT_F16 && fg_isa_active() == FG_ISA_AVX512_AMX &&
-           fg_attn_amx_fits(&s->model->hp);
+    return B >= ATTN_AMX_MIN_TOKENS && pos0 + B <= FG_ATTN_AMX_MAX_POS && s->kv_type == FG_DT_F16 &&
+           fg_isa_active() == FG_ISA_AVX512_AMX && fg_attn_amx_fits(&s->model->hp);
 #else
     (void)s;
+    (void)pos0;
     (void)B;
     return false;
 #endif
@@ -318,7 +319,7 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
         if (B > 1)
             for (int64_t t = 0; t < B; t++)
                 for (int64_t kh = 0; kh < hp->n_head_kv; kh++) qkv_finish(s, l, L, pos0, t, kh);
-        attn_job job = {s, l, L, pos0, B, attn_amx_scores(s, B)};
+        attn_job job = {s, l, L, pos0, B, attn_on_amx(s, pos0, B)};
         fg_pool_run(s->pool, attn_task, &job);
         prof_mark(&pc, PH_ATTENTION, 0);
         mm(s, &l->wo, s->att, B, s->h, 2, w2);

@@ -103,5 +103,9 @@ size_t fg_scratch_layout(const fg_hparams *hp, int n_batch, size_t work, size_t 
  * after a 64-byte boundary. */
 size_t fg_attn_scratch_bytes(const fg_hparams *hp, int64_t n_pos);
 bool fg_attn_amx_fits(const fg_hparams *hp);
+/* Batches whose last position lies beyond this take the vector kernels: the converted
+ * keys and values cost 8 * head_dim bytes a position per thread (4 MiB per thread at
+ * head_dim 128), bounded here instead of growing with the context. */
+#define FG_ATTN_AMX_MAX_POS 4096
 
 #endif
