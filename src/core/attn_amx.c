@@ -181,6 +181,7 @@ void fg_amx_weighted(float *y, const float *w, int nq, int64_t ld, const uint16_
     _tile_loadconfig(&cfg);
     _Alignas(64) uint16_t a[2][16][32];
     _Alignas(64) float c[16][16];
+    memset(a, 0, sizeof a); /* the rows of heads past nq stay 0 */
     for (int64_t c0 = 0; c0 < slices; c0 += SLICES) {
         const int ns = slices - c0 < SLICES ? (int)(slices - c0) : SLICES;
         _tile_zero(0);
@@ -192,12 +193,9 @@ void fg_amx_weighted(float *y, const float *w, int nq, int64_t ld, const uint16_
             const int64_t left = n - k0;
             const __mmask16 m0 = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
             const __mmask16 m1 = left >= 32 ? (__mmask16)0xFFFF : left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0;
-            for (int h = 0; h < 16; h++) {
-                __m512 lo = _mm512_setzero_ps(), hi = lo;
-                if (h < nq) {
-                    lo = _mm512_maskz_loadu_ps(m0, w + (size_t)h * (size_t)ld + k0);
-                    hi = _mm512_maskz_loadu_ps(m1, w + (size_t)h * (size_t)ld + k0 + 16);
-                }
+            for (int h = 0; h < nq; h++) {
+                const __m512 lo = _mm512_maskz_loadu_ps(m0, w + (size_t)h * (size_t)ld + k0);
+                const __m512 hi = _mm512_maskz_loadu_ps(m1, w + (size_t)h * (size_t)ld + k0 + 16);
                 _mm512_store_si512(a[0][h], fg_bf16_part(lo, hi, 0));
                 _mm512_store_si512(a[1][h], fg_bf16_part(lo, hi, 1));
             }

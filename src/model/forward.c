@@ -211,9 +211,8 @@ static void attn_task(void *arg, int ith, int nth)
     }
 #if defined(FG_ARCH_X86)
     const fg_session *s = j->s;
-    const int64_t hd = hp->head_dim, group = hp->n_head / nkv, n_all = j->pos0 + j->B;
-    const size_t scores = ((size_t)group * (size_t)n_all + 2 * (size_t)hd) * sizeof(float);
-    uint16_t *kb = (uint16_t *)((uint8_t *)slice + ((scores + 63) & ~(size_t)63));
+    const int64_t hd = hp->head_dim, n_all = j->pos0 + j->B;
+    uint16_t *kb = (uint16_t *)((uint8_t *)slice + fg_attn_kv_offset(hp, n_all));
     uint16_t *vb = kb + fg_amx_keys_bytes(n_all, hd) / sizeof(uint16_t);
     for (int64_t kh = 0; kh < nkv; kh++) {
         bool have = false;

@@ -102,6 +102,8 @@ size_t fg_scratch_layout(const fg_hparams *hp, int n_batch, size_t work, size_t 
  * values in tile order (fg_amx_keys, fg_amx_values: 4 * head_dim bytes a position each)
  * after a 64-byte boundary. */
 size_t fg_attn_scratch_bytes(const fg_hparams *hp, int64_t n_pos);
+/* where the converted keys (then the values) start in a slice used for n_pos positions */
+size_t fg_attn_kv_offset(const fg_hparams *hp, int64_t n_pos);
 bool fg_attn_amx_fits(const fg_hparams *hp);
 /* Batches whose last position lies beyond this take the vector kernels: the converted
  * keys and values cost 8 * head_dim bytes a position per thread (4 MiB per thread at

@@ -53,13 +53,18 @@ double fg_session_weight_read_rate(fg_session *s, int passes)
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
 
+size_t fg_attn_kv_offset(const fg_hparams *hp, int64_t n_pos)
+{
+    return align64(((size_t)(hp->n_head / hp->n_head_kv) * (size_t)n_pos + 2 * (size_t)hp->head_dim) * sizeof(float));
+}
+
 size_t fg_attn_scratch_bytes(const fg_hparams *hp, int64_t n_pos)
 {
-    size_t b = ((size_t)(hp->n_head / hp->n_head_kv) * (size_t)n_pos + 2 * (size_t)hp->head_dim) * sizeof(float);
+    size_t b = fg_attn_kv_offset(hp, n_pos);
 #if defined(FG_ARCH_X86)
     if (fg_attn_amx_fits(hp)) { /* keys and values, up to FG_ATTN_AMX_MAX_POS positions */
         const int64_t n = n_pos < FG_ATTN_AMX_MAX_POS ? n_pos : FG_ATTN_AMX_MAX_POS;
-        b = align64(b) + 2 * fg_amx_keys_bytes(n, hp->head_dim);
+        b += 2 * fg_amx_keys_bytes(n, hp->head_dim);
     }
 #endif
     return b;
