@@ -596,20 +596,21 @@ DEFINE_ROWS(rows_q6_k_direct, q6_k_tile, XQ_BYTES)
 #else
 #define USE_TOK(n) ((n) >= FG_TOK_MIN_N)
 #endif
-/* name: batch(...) from USE(n) tokens on, fewer(...) below */
+#define TASK_TOK(tk) USE_TOK((tk)->n)
+/* name: batch(...) for the tasks where USE(task) holds, fewer(...) for the others */
 #define ROWS_SPLIT(name, USE, batch, fewer)                                                   \
     static void name(const fg_mm_task *tk, int64_t r0, int64_t r1)                            \
     {                                                                                         \
-        if (USE(tk->n))                                                                       \
+        if (USE(tk))                                                                          \
             batch(tk, r0, r1);                                                                \
         else                                                                                  \
             fewer(tk, r0, r1);                                                                \
     }
-ROWS_SPLIT(rows_q8_0, USE_TOK, fg_tok_avx512_rows, rows_q8_0_direct)
-ROWS_SPLIT(rows_q4_0, USE_TOK, fg_tok_avx512_rows, rows_q4_0_direct)
-ROWS_SPLIT(rows_q4_k, USE_TOK, fg_tok_avx512_rows, rows_q4_k_direct)
-ROWS_SPLIT(rows_q5_k, USE_TOK, fg_tok_avx512_rows, rows_q5_k_direct)
-ROWS_SPLIT(rows_q6_k, USE_TOK, fg_tok_avx512_rows, rows_q6_k_direct)
+ROWS_SPLIT(rows_q8_0, TASK_TOK, fg_tok_avx512_rows, rows_q8_0_direct)
+ROWS_SPLIT(rows_q4_0, TASK_TOK, fg_tok_avx512_rows, rows_q4_0_direct)
+ROWS_SPLIT(rows_q4_k, TASK_TOK, fg_tok_avx512_rows, rows_q4_k_direct)
+ROWS_SPLIT(rows_q5_k, TASK_TOK, fg_tok_avx512_rows, rows_q5_k_direct)
+ROWS_SPLIT(rows_q6_k, TASK_TOK, fg_tok_avx512_rows, rows_q6_k_direct)
 
 /* ---- activation quantization ---------------------------------------------------------------- */
 
@@ -686,11 +687,12 @@ const fg_mm_kernels FG_MM_AVX512_KERNELS = {
 /* ---- path avx512amx: the same, with batches of FG_AMX_MIN_N tokens or more on the AMX
  * tiles (matmul_amx.c) ---------------------------------------------------------------------- */
 #define USE_AMX(n) ((n) >= FG_AMX_MIN_N)
-ROWS_SPLIT(rows_q8_0_amx, USE_AMX, fg_amx_rows, rows_q8_0)
-ROWS_SPLIT(rows_q4_0_amx, USE_AMX, fg_amx_rows, rows_q4_0)
-ROWS_SPLIT(rows_q4_k_amx, USE_AMX, fg_amx_rows, rows_q4_k)
-ROWS_SPLIT(rows_q5_k_amx, USE_AMX, fg_amx_rows, rows_q5_k)
-ROWS_SPLIT(rows_q6_k_amx, USE_AMX, fg_amx_rows, rows_q6_k)
+#define TASK_AMX(tk) USE_AMX((tk)->n)
+ROWS_SPLIT(rows_q8_0_amx, TASK_AMX, fg_amx_rows, rows_q8_0)
+ROWS_SPLIT(rows_q4_0_amx, TASK_AMX, fg_amx_rows, rows_q4_0)
+ROWS_SPLIT(rows_q4_k_amx, TASK_AMX, fg_amx_rows, rows_q4_k)
+ROWS_SPLIT(rows_q5_k_amx, TASK_AMX, fg_amx_rows, rows_q5_k)
+ROWS_SPLIT(rows_q6_k_amx, TASK_AMX, fg_amx_rows, rows_q6_k)
 
 /* F16 and BF16 weights too, where rows are whole 32-element steps of the tiles (the
  * activations, and F16 weights, in two BF16 parts: as precise as the float kernel) */
@@ -698,16 +700,9 @@ static bool amx_float(fg_dtype dt, int64_t cols, int n)
 {
     return USE_AMX(n) && (dt == FG_DT_F16 || dt == FG_DT_BF16) && cols % 32 == 0;
 }
-#define FLOAT_SPLIT(name, fewer)                                     \
-    static void name(const fg_mm_task *tk, int64_t r0, int64_t r1)   \
-    {                                                                \
-        if (amx_float(tk->w->dtype, tk->w->cols, tk->n))             \
-            fg_amx_rows(tk, r0, r1);                                 \
-        else                                                         \
-            fewer(tk, r0, r1);                                       \
-    }
-FLOAT_SPLIT(rows_f16_amx, rows_f16)
-FLOAT_SPLIT(rows_bf16_amx, rows_bf16)
+#define TASK_AMX_FLOAT(tk) amx_float((tk)->w->dtype, (tk)->w->cols, (tk)->n)
+ROWS_SPLIT(rows_f16_amx, TASK_AMX_FLOAT, fg_amx_rows, rows_f16)
+ROWS_SPLIT(rows_bf16_amx, TASK_AMX_FLOAT, fg_amx_rows, rows_bf16)
 
 static size_t prep_bytes_amx(fg_dtype dt, int64_t cols, int n)
 {

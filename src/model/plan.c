@@ -41,27 +41,26 @@ typedef struct mat_ref {
 static int list_mats(const fg_model *m, mat_ref *out, int cap)
 {
     int n = 0;
-#define ADD(wp, ...)                                                       \
+#define ADD(wp, is_ffn, ...)                                               \
     do {                                                                   \
         if (n < cap) {                                                     \
             out[n].w = (wp);                                               \
-            out[n].ffn = false;                                            \
+            out[n].ffn = (is_ffn);                                         \
             snprintf(out[n].gguf_name, sizeof out[n].gguf_name, __VA_ARGS__); \
         }                                                                  \
         n++;                                                               \
     } while (0)
-    ADD(&m->tok_embd, "token_embd.weight");
-    if (!m->hp.tied_output) ADD(&m->output, "output.weight");
+    ADD(&m->tok_embd, false, "token_embd.weight");
+    if (!m->hp.tied_output) ADD(&m->output, false, "output.weight");
     for (int L = 0; L < m->hp.n_layer; L++) {
         const fg_layer *l = &m->layers[L];
-        ADD(&l->wq, "blk.%d.attn_q.weight", L);
-        ADD(&l->wk, "blk.%d.attn_k.weight", L);
-        ADD(&l->wv, "blk.%d.attn_v.weight", L);
-        ADD(&l->wo, "blk.%d.attn_output.weight", L);
-        ADD(&l->w_gate, "blk.%d.ffn_gate.weight", L);
-        ADD(&l->w_up, "blk.%d.ffn_up.weight", L);
-        ADD(&l->w_down, "blk.%d.ffn_down.weight", L);
-        for (int k = 1; k <= 3 && n - k < cap; k++) out[n - k].ffn = true;
+        ADD(&l->wq, false, "blk.%d.attn_q.weight", L);
+        ADD(&l->wk, false, "blk.%d.attn_k.weight", L);
+        ADD(&l->wv, false, "blk.%d.attn_v.weight", L);
+        ADD(&l->wo, false, "blk.%d.attn_output.weight", L);
+        ADD(&l->w_gate, true, "blk.%d.ffn_gate.weight", L);
+        ADD(&l->w_up, true, "blk.%d.ffn_up.weight", L);
+        ADD(&l->w_down, true, "blk.%d.ffn_down.weight", L);
     }
 #undef ADD
     return n;
