@@ -25,6 +25,17 @@ static void q256_hf(void **st) { (void)st; golden_check(test_model_path("qwen2-q
  * stay in FP32: batch and token by token agree to ~7e-4 on logits of ~50, hence 2e-3
  * as for the F16/BF16 weights above. */
 static void kv_f16(void **st) { (void)st; golden_kv_type = FG_DT_F16; golden_check(test_model_path("qwen2-q256-f32.gguf"), test_data_path("golden/gold-qwen2-q256-f32.json"), GOLDEN_FLOAT, true, true, 2e-3); golden_kv_type = FG_DT_F32; }
+/* The same with the AMX attention's windows cut to 16 positions, so the 48-token prompt
+ * walks three of them and its online softmax rescales (forward.c, attn_amx_head): the
+ * result must meet the same acceptance. */
+static void kv_f16_windows(void **st)
+{
+    (void)st;
+    const int64_t was = fg_attn_amx_window(16);
+    assert_int_equal(fg_attn_amx_window(0), 16);
+    kv_f16(st);
+    fg_attn_amx_window(was);
+}
 /* Q8_0 K/V (8-bit, like Q8_0 weights) must cost far less than Q8_0 weights do: llama.cpp's
  * Q8_0 file of this model deviates 0.3-0.6 from the reference (gold-qwen2-q256-q8_0.json),
  * so B = 0.2 here; the logits are ~50 in magnitude. */
@@ -45,7 +56,7 @@ int main(void)
         cmocka_unit_test(llama_tiny_hf),  cmocka_unit_test(llama_tiny_gguf), cmocka_unit_test(qwen3_tiny_hf),
         cmocka_unit_test(qwen3_tiny_gguf), cmocka_unit_test(q256_f32),      cmocka_unit_test(q256_f16),
         cmocka_unit_test(q256_bf16),      cmocka_unit_test(q256_hf),         cmocka_unit_test(kv_f16),
-        cmocka_unit_test(kv_q8_0),
+        cmocka_unit_test(kv_f16_windows), cmocka_unit_test(kv_q8_0),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

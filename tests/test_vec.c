@@ -183,6 +183,53 @@ static void check_softmax(int64_t n, double spread)
     free(e);
 }
 
+/* fg_vec_softmax_window over a row cut into windows of `win`, as the AMX attention runs
+ * it: the weights of every window, rescaled by the factors of the later windows and
+ * divided by the final sum, must be the float64 softmax of the whole row; and a weighted
+ * sum kept through the rescaling (one scalar value per position here) its expectation.
+ * `rise` makes later windows' scores larger, so the running maximum keeps moving. */
+static void check_softmax_window(int64_t n, int64_t win, double spread, double rise)
+{
+    float *x = malloc(sizeof(float) * (size_t)n);
+    double *e = malloc(sizeof(double) * (size_t)n), *val = malloc(sizeof(double) * (size_t)n);
+    assert_true(x && e && val);
+    double mx = -INFINITY, sum = 0, want_y = 0;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = (float)(urand() * spread + rise * (double)i / (double)n);
+        val[i] = urand();
+        if (x[i] > mx) mx = x[i];
+    }
+    for (int64_t i = 0; i < n; i++) sum += e[i] = exp((double)x[i] - mx);
+    for (int64_t i = 0; i < n; i++) want_y += e[i] / sum * val[i];
+    float m = -INFINITY, l = 0;
+    double y = 0;
+    /* scale[w]: the product of the factors of the windows after w */
+    double *scale = malloc(sizeof(double) * (size_t)(n / win + 2));
+    int64_t nw = 0;
+    for (int64_t w0 = 0; w0 < n; w0 += win, nw++) {
+        const int64_t wn = n - w0 < win ? n - w0 : win;
+        const float c = fg_vec_softmax_window(x + w0, wn, &m, &l);
+        if (w0 == 0) assert_true(c == 0.0f);
+        y *= c;
+        for (int64_t w = 0; w < nw; w++) scale[w] *= c;
+        scale[nw] = 1;
+        for (int64_t i = 0; i < wn; i++) y += (double)x[w0 + i] * val[w0 + i];
+    }
+    if (fabs(m - mx) > 0) fail_msg("softmax window n=%lld win=%lld: max %.9g vs %.9g", (long long)n, (long long)win, m, mx);
+    for (int64_t i = 0; i < n; i++) {
+        double got = x[i] * scale[i / win] / l, want = e[i] / sum;
+        if (fabs(got - want) > 4e-6 * want + 1e-12)
+            fail_msg("softmax window n=%lld win=%lld spread %g: [%lld] %.9g vs %.9g", (long long)n, (long long)win,
+                     spread, (long long)i, got, want);
+    }
+    if (fabs(y / l - want_y) > 1e-5 * fabs(want_y) + 1e-9)
+        fail_msg("softmax window n=%lld win=%lld: weighted sum %.9g vs %.9g", (long long)n, (long long)win, y / l, want_y);
+    free(scale);
+    free(x);
+    free(e);
+    free(val);
+}
+
 /* argmax: the first index of the maximum, NaNs ignored, at every offset in and past a
  * vector; silu_mul against float64 over the range the feed-forward sees and beyond */
 static void check_argmax_silu(void)
@@ -244,6 +291,12 @@ static void test_rows_every_path(void **state)
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
             check_softmax(sizes[i], 1);
             check_softmax(sizes[i], 40);  /* weights down to e^-80: exp's underflow region */
+        }
+        const int64_t wins[][2] = {{1, 1}, {100, 100}, {100, 7}, {1000, 16}, {4097, 1024}, {450, 33}};
+        for (size_t i = 0; i < sizeof wins / sizeof wins[0]; i++) {
+            check_softmax_window(wins[i][0], wins[i][1], 1, 0);
+            check_softmax_window(wins[i][0], wins[i][1], 1, 30);  /* the maximum moves window by window */
+            check_softmax_window(wins[i][0], wins[i][1], 40, 100); /* and jumps past exp's range */
         }
     }
     assert_true(paths >= 1);

@@ -25,8 +25,9 @@
  * Layouts (4 · d bytes per cached position each, in the thread's attention slice): keys
  * per block of 16, per 32-dimension step, the hi tile then the lo tile (16 rows of 32
  * BF16 = 1 KB each); values per block of 32, per 16-dimension slice, hi then lo (row i:
- * keys 2i and 2i + 1 of each dimension). Both are converted once per chunk and kv head
- * and then serve every query token of the chunk. The query heads' B tiles are built per
+ * keys 2i and 2i + 1 of each dimension). Both are converted once per chunk, kv head
+ * and window of positions (forward.c: FG_ATTN_AMX_WINDOW, an online softmax across the
+ * windows) and then serve every query token of the chunk. The query heads' B tiles are built per
  * call on the stack (at most 16 KB), the probabilities' A tiles per 32 keys (2 KB).
  *
  * Only reached on path avx512amx (forward.c checks fg_isa_active); built with the AMX

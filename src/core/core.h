@@ -181,6 +181,15 @@ void fg_vec_dot_rows(const float *q, int64_t nq, const void *rows, fg_dtype dt, 
 void fg_vec_axpy_rows(float *y, const float *w, int64_t nq, const void *rows, fg_dtype dt, size_t stride, int64_t n,
                       int64_t d);
 void fg_vec_softmax(float *x, int64_t n);
+/* One window of an online softmax over a row seen in pieces: with *m the running maximum
+ * (-INFINITY before the first window) and *l the running sum of exp(x - *m) over the
+ * earlier windows, x[0 .. n) becomes exp(x - m') with m' = max(*m, max x), *l becomes
+ * *l * c + sum of the new x, *m becomes m'. Returns c = exp(m_old - m') (0 for the first
+ * window), the factor by which sums weighted with the earlier windows' x must be scaled;
+ * the softmax is the weights over *l at the end. */
+float fg_vec_softmax_window(float *x, int64_t n, float *m, float *l);
+/* x[0 .. n) *= a */
+void fg_vec_scale(float *x, int64_t n, float a);
 #if defined(FG_ARCH_X86)
 /* Attention scores on the AMX tiles (attn_amx.c), for the batches of a prefill; only
  * while fg_isa_active() is FG_ISA_AVX512_AMX, for F16 cached keys with d a multiple of 32

@@ -70,17 +70,24 @@ static void axpy_rows_scalar(float *y, const float *w, const void *rows, fg_dtyp
     }
 }
 
-static void softmax_scalar(float *x, int64_t n)
+/* The pieces of a softmax, per path: the largest element (-inf for none; NaNs never
+ * win), then x = exp(x - mx) in place, returning the sum. */
+static float max_scalar(const float *x, int64_t n)
 {
-    float mx = -INFINITY, sum = 0;
+    float mx = -INFINITY;
     for (int64_t i = 0; i < n; i++)
         if (x[i] > mx) mx = x[i];
+    return mx;
+}
+
+static float expsum_scalar(float *x, int64_t n, float mx)
+{
+    float sum = 0;
     for (int64_t i = 0; i < n; i++) {
         x[i] = expf(x[i] - mx);
         sum += x[i];
     }
-    float inv = 1.0f / sum;
-    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+    return sum;
 }
 
 #if defined(__x86_64__)
@@ -232,9 +239,8 @@ AVX2 static float max_avx2(const float *x, int64_t n)
     return mx;
 }
 
-AVX2 static void softmax_avx2(float *x, int64_t n)
+AVX2 static float expsum_avx2(float *x, int64_t n, float mx)
 {
-    const float mx = max_avx2(x, n);
     const __m256 vmx = _mm256_set1_ps(mx);
     __m256 vs = _mm256_setzero_ps();
     int64_t i;
@@ -248,9 +254,15 @@ AVX2 static void softmax_avx2(float *x, int64_t n)
         x[i] = expf(x[i] - mx);
         sum += x[i];
     }
-    const __m256 inv = _mm256_set1_ps(1.0f / sum);
-    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
-    for (; i < n; i++) x[i] *= 1.0f / sum;
+    return sum;
+}
+
+AVX2 static void scale_avx2(float *x, int64_t n, float a)
+{
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t i;
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), va));
+    for (; i < n; i++) x[i] *= a;
 }
 
 /* first index of the largest element; NaNs never win */
@@ -524,17 +536,24 @@ AVX512 static INLINE __m512 exp16(float *x, __m512 mx, __m512 sum, __mmask16 m)
     return _mm512_mask_add_ps(sum, m, sum, e);
 }
 
-/* softmax_avx2 in 16 lanes (two vectors of exponentials in flight), the last partial
+/* expsum_avx2 in 16 lanes (two vectors of exponentials in flight), the last partial
  * vector masked */
-AVX512 static void softmax_avx512(float *x, int64_t n)
+AVX512 static float max_avx512(const float *x, int64_t n)
 {
     const __mmask16 tail = (__mmask16)((1u << (n % 16)) - 1);
     __m512 vm = _mm512_set1_ps(-INFINITY);
     int64_t i;
     for (i = 0; i + 16 <= n; i += 16) vm = _mm512_max_ps(_mm512_loadu_ps(x + i), vm); /* NaNs never win */
     if (tail) vm = _mm512_max_ps(_mm512_mask_loadu_ps(vm, tail, x + i), vm);
-    const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vm));
+    return _mm512_reduce_max_ps(vm);
+}
+
+AVX512 static float expsum_avx512(float *x, int64_t n, float m)
+{
+    const __mmask16 tail = (__mmask16)((1u << (n % 16)) - 1);
+    const __m512 mx = _mm512_set1_ps(m);
     __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
+    int64_t i;
     for (i = 0; i + 32 <= n; i += 32) {
         s0 = exp16(x + i, mx, s0, 0xFFFF);
         s1 = exp16(x + i + 16, mx, s1, 0xFFFF);
@@ -544,9 +563,16 @@ AVX512 static void softmax_avx512(float *x, int64_t n)
         i += 16;
     }
     if (tail) s0 = exp16(x + i, mx, s0, tail);
-    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(_mm512_add_ps(s0, s1)));
-    for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
-    if (tail) _mm512_mask_storeu_ps(x + i, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, x + i), inv));
+    return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+AVX512 static void scale_avx512(float *x, int64_t n, float a)
+{
+    const __mmask16 tail = (__mmask16)((1u << (n % 16)) - 1);
+    const __m512 va = _mm512_set1_ps(a);
+    int64_t i;
+    for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), va));
+    if (tail) _mm512_mask_storeu_ps(x + i, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, x + i), va));
 }
 #elif defined(__aarch64__)
 static float dot_neon(const float *a, const float *b, int64_t n)
@@ -744,16 +770,55 @@ void fg_vec_axpy_rows(float *y, const float *w, int64_t nq, const void *rows, fg
     walk_rows(false, w, y, nq, rows, dt, stride, n, d, 0);
 }
 
+static float vmax(const float *x, int64_t n)
+{
+    switch (active_path()) {
+#if defined(__x86_64__)
+    case VEC_AVX2: return max_avx2(x, n);
+    case VEC_AVX512: return max_avx512(x, n);
+#endif
+    default: return max_scalar(x, n);
+    }
+}
+
+static float vexpsum(float *x, int64_t n, float mx)
+{
+    switch (active_path()) {
+#if defined(__x86_64__)
+    case VEC_AVX2: return expsum_avx2(x, n, mx);
+    case VEC_AVX512: return expsum_avx512(x, n, mx);
+#endif
+    default: return expsum_scalar(x, n, mx);
+    }
+}
+
+void fg_vec_scale(float *x, int64_t n, float a)
+{
+    switch (active_path()) {
+#if defined(__x86_64__)
+    case VEC_AVX2: scale_avx2(x, n, a); return;
+    case VEC_AVX512: scale_avx512(x, n, a); return;
+#endif
+    default:
+        for (int64_t i = 0; i < n; i++) x[i] *= a;
+    }
+}
+
 void fg_vec_softmax(float *x, int64_t n)
 {
     if (n <= 0) return;
-    switch (active_path()) {
-#if defined(__x86_64__)
-    case VEC_AVX2: softmax_avx2(x, n); return;
-    case VEC_AVX512: softmax_avx512(x, n); return;
-#endif
-    default: softmax_scalar(x, n);
-    }
+    fg_vec_scale(x, n, 1.0f / vexpsum(x, n, vmax(x, n)));
+}
+
+float fg_vec_softmax_window(float *x, int64_t n, float *m, float *l)
+{
+    if (n <= 0) return 1.0f;
+    const float mx = vmax(x, n), m_new = mx > *m ? mx : *m;
+    /* exp(-inf) = 0: nothing before this window */
+    const float corr = *m == -INFINITY ? 0.0f : expf(*m - m_new);
+    *l = *l * corr + vexpsum(x, n, m_new);
+    *m = m_new;
+    return corr;
 }
 
 int64_t fg_vec_argmax(const float *x, int64_t n)

@@ -15,6 +15,7 @@
  * All activations are float32; matmuls go through core's dispatch (fg_matmul). */
 #include "model/model-impl.h"
 
+#include <stdatomic.h>
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -101,18 +102,18 @@ typedef struct attn_job {
 
 /* Batches of at least this many tokens compute their attention (the scores and the
  * weighted sum of the values) on the AMX tiles where that path is active and the cache
- * is F16: keys and values are converted once per kv head and chunk, then serve every
- * token of it. Smaller batches (decode, short turns) keep the vector kernels' FP32. */
+ * is F16: keys and values are converted once per kv head, window and pass of tokens
+ * (attn_amx_head), then serve every token of it. Smaller batches (decode, short turns)
+ * keep the vector kernels' FP32. */
 #define ATTN_AMX_MIN_TOKENS 32
 
-static bool attn_on_amx(const fg_session *s, int64_t pos0, int64_t B)
+static bool attn_on_amx(const fg_session *s, int64_t B)
 {
 #if defined(FG_ARCH_X86)
-    return B >= ATTN_AMX_MIN_TOKENS && pos0 + B <= FG_ATTN_AMX_MAX_POS && s->kv_type == FG_DT_F16 &&
+    return B >= ATTN_AMX_MIN_TOKENS && s->kv_type == FG_DT_F16 &&
            fg_isa_active() == FG_ISA_AVX512_AMX && fg_attn_amx_fits(&s->model->hp);
 #else
     (void)s;
-    (void)pos0;
     (void)B;
     return false;
 #endif
@@ -132,10 +133,8 @@ static const float *cache_row(const fg_session *s, const uint8_t *base, int64_t 
 /* One task: token t of the job's batch against the cached rows of kv head kh, every
  * query head of the group. F32/F16 caches are read in place by the row kernels
  * (fg_vec_*_rows, F16 converted in registers); Q8_0 rows are dequantized one at a time
- * into tmp. With kb and vb (the AMX path) the scores and the weighted sum come from the
- * tiles instead, on the keys and values fg_amx_keys and fg_amx_values put there.
- * `slice` is the thread's attention scratch. */
-static void attn_one(const attn_job *j, float *slice, int64_t t, int64_t kh, const uint16_t *kb, const uint16_t *vb)
+ * into tmp. `slice` is the thread's attention scratch. */
+static void attn_one(const attn_job *j, float *slice, int64_t t, int64_t kh)
 {
     fg_session *s = j->s;
     const fg_hparams *hp = &s->model->hp;
@@ -152,18 +151,11 @@ static void attn_one(const attn_job *j, float *slice, int64_t t, int64_t kh, con
     /* the cached rows come from RAM (the weights streamed since evicted them): the
      * first span of keys and values start their transfer now, the values' under the
      * keys' work, and the walks below prefetch ahead (see fg_vec_prefetch_rows) */
-    if (!kb) {
-        fg_vec_prefetch_rows(K + head_off, s->kv_row_bytes, n_keys, head_bytes);
-        fg_vec_prefetch_rows(V + head_off, s->kv_row_bytes, n_keys, head_bytes);
-    }
+    fg_vec_prefetch_rows(K + head_off, s->kv_row_bytes, n_keys, head_bytes);
+    fg_vec_prefetch_rows(V + head_off, s->kv_row_bytes, n_keys, head_bytes);
     /* one token: this task alone reads its head's q, k, v and its new cache rows (a
      * batch's later tokens read the earlier ones' rows: finished before the job) */
     if (j->B == 1) qkv_finish(s, j->l, j->layer, j->pos0, t, kh);
-#if defined(FG_ARCH_X86)
-    if (kb) {
-        fg_amx_scores(q0, (int)group, kb, n_keys, hd, scale, sc, n_keys);
-    } else
-#endif
     if (direct) {
         fg_vec_dot_rows(q0, group, K + head_off, s->kv_type, s->kv_row_bytes, n_keys, hd, scale, sc);
     } else {
@@ -177,11 +169,6 @@ static void attn_one(const attn_job *j, float *slice, int64_t t, int64_t kh, con
         fg_vec_softmax(sc + g * n_keys, n_keys);
         memset(out0 + g * hd, 0, (size_t)hd * sizeof(float));
     }
-#if defined(FG_ARCH_X86)
-    if (vb) {
-        fg_amx_weighted(out0, sc, (int)group, n_keys, vb, n_keys, hd);
-    } else
-#endif
     if (direct) {
         fg_vec_axpy_rows(out0, sc, group, V + head_off, s->kv_type, s->kv_row_bytes, n_keys, hd);
     } else {
@@ -193,41 +180,94 @@ static void attn_one(const attn_job *j, float *slice, int64_t t, int64_t kh, con
     }
 }
 
+static _Atomic int64_t amx_window = FG_ATTN_AMX_WINDOW;
+
+int64_t fg_attn_amx_window(int64_t n)
+{
+    if (n <= 0) return atomic_load(&amx_window);
+    return atomic_exchange(&amx_window, n < FG_ATTN_AMX_WINDOW ? n : FG_ATTN_AMX_WINDOW);
+}
+
+#if defined(FG_ARCH_X86)
+/* Tokens of one pass of the AMX path (a default batch in one pass: the windows are
+ * converted once per chunk); their online-softmax state lives on the stack (32 KiB). */
+#define ATTN_AMX_PASS 256
+
+/* The AMX path for kv head kh: the tokens t of the batch with (t * n_head_kv + kh) % nth
+ * == ith, in passes of up to ATTN_AMX_PASS. A pass walks the cached positions in windows
+ * of FG_ATTN_AMX_WINDOW: the window's keys and values are converted once into the
+ * slice (fg_amx_keys, fg_amx_values, after the scores), then every token of the pass
+ * that sees the window takes its scores there, folds them into its online softmax
+ * (fg_vec_softmax_window: a running maximum and sum per query head, the output so far
+ * rescaled when the maximum grows) and adds the weighted values to its output; the
+ * outputs are divided by the sums at the end. */
+static void attn_amx_head(const attn_job *j, float *slice, int64_t kh, int ith, int nth)
+{
+    fg_session *s = j->s;
+    const fg_hparams *hp = &s->model->hp;
+    const int64_t hd = hp->head_dim, nh = hp->n_head, nkv = hp->n_head_kv, group = nh / nkv;
+    const int64_t n_all = j->pos0 + j->B, w = atomic_load(&amx_window), win = n_all < w ? n_all : w;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *sc = slice + 2 * hd;
+    uint16_t *kb = (uint16_t *)((uint8_t *)slice + fg_attn_kv_offset(hp, n_all));
+    uint16_t *vb = kb + fg_amx_keys_bytes(win, hd) / sizeof(uint16_t);
+    const size_t off = fg_row_bytes(s->kv_type, kh * hd);
+    const uint8_t *K = s->k_cache[j->layer].base + off, *V = s->v_cache[j->layer].base + off;
+    float mx[ATTN_AMX_PASS][16], sum[ATTN_AMX_PASS][16];
+    int64_t t = 0;
+    while (t < j->B) {
+        int64_t mine[ATTN_AMX_PASS];
+        int n = 0;
+        for (; t < j->B && n < ATTN_AMX_PASS; t++)
+            if ((t * nkv + kh) % nth == ith) mine[n++] = t;
+        if (!n) break;
+        for (int i = 0; i < n; i++) {
+            for (int64_t g = 0; g < group; g++) mx[i][g] = -INFINITY, sum[i][g] = 0;
+            memset(s->att + (mine[i] * nh + kh * group) * hd, 0, (size_t)(group * hd) * sizeof(float));
+        }
+        /* the pass's last token sees the most positions */
+        const int64_t seen = j->pos0 + mine[n - 1] + 1;
+        for (int64_t w0 = 0; w0 < seen; w0 += win) {
+            const int64_t wn = seen - w0 < win ? seen - w0 : win;
+            fg_amx_keys(K + (size_t)w0 * s->kv_row_bytes, s->kv_row_bytes, wn, hd, kb);
+            fg_amx_values(V + (size_t)w0 * s->kv_row_bytes, s->kv_row_bytes, wn, hd, vb);
+            for (int i = 0; i < n; i++) {
+                const int64_t n_keys = j->pos0 + mine[i] + 1;
+                if (n_keys <= w0) continue;
+                const int64_t nk = n_keys - w0 < wn ? n_keys - w0 : wn;
+                const float *q0 = s->q + (mine[i] * nh + kh * group) * hd;
+                float *out0 = s->att + (mine[i] * nh + kh * group) * hd;
+                fg_amx_scores(q0, (int)group, kb, nk, hd, scale, sc, nk);
+                for (int64_t g = 0; g < group; g++) {
+                    const float c = fg_vec_softmax_window(sc + g * nk, nk, &mx[i][g], &sum[i][g]);
+                    if (c != 1.0f) fg_vec_scale(out0 + g * hd, hd, c);
+                }
+                fg_amx_weighted(out0, sc, (int)group, nk, vb, nk, hd);
+            }
+        }
+        for (int i = 0; i < n; i++)
+            for (int64_t g = 0; g < group; g++)
+                fg_vec_scale(s->att + (mine[i] * nh + kh * group + g) * hd, hd, 1.0f / sum[i][g]);
+    }
+}
+#endif
+
 /* Tasks (token, kv head) dealt out in turn: in a batch a later token has more keys
  * (causal), so contiguous ranges gave the last thread the most work (2 threads, a
- * 256-token chunk from position 0: 3x the first one's). On the AMX path a thread takes
- * the same tasks kv head by kv head and converts that head's keys and values (all that
- * the batch's last token sees) once into its slice, after the scores
- * (fg_attn_scratch_bytes). */
+ * 256-token chunk from position 0: 3x the first one's). The AMX path takes the same
+ * tasks kv head by kv head (attn_amx_head). */
 static void attn_task(void *arg, int ith, int nth)
 {
     const attn_job *j = arg;
-    const fg_hparams *hp = &j->s->model->hp;
-    const int64_t nkv = hp->n_head_kv;
+    const int64_t nkv = j->s->model->hp.n_head_kv;
     float *slice = (float *)j->s->attn[ith].base;
-    if (!j->amx) {
-        for (int64_t task = ith; task < j->B * nkv; task += nth) attn_one(j, slice, task / nkv, task % nkv, NULL, NULL);
+#if defined(FG_ARCH_X86)
+    if (j->amx) {
+        for (int64_t kh = 0; kh < nkv; kh++) attn_amx_head(j, slice, kh, ith, nth);
         return;
     }
-#if defined(FG_ARCH_X86)
-    const fg_session *s = j->s;
-    const int64_t hd = hp->head_dim, n_all = j->pos0 + j->B;
-    uint16_t *kb = (uint16_t *)((uint8_t *)slice + fg_attn_kv_offset(hp, n_all));
-    uint16_t *vb = kb + fg_amx_keys_bytes(n_all, hd) / sizeof(uint16_t);
-    for (int64_t kh = 0; kh < nkv; kh++) {
-        bool have = false;
-        for (int64_t t = 0; t < j->B; t++) {
-            if ((t * nkv + kh) % nth != ith) continue;
-            if (!have) {
-                const size_t off = fg_row_bytes(s->kv_type, kh * hd);
-                fg_amx_keys(s->k_cache[j->layer].base + off, s->kv_row_bytes, n_all, hd, kb);
-                fg_amx_values(s->v_cache[j->layer].base + off, s->kv_row_bytes, n_all, hd, vb);
-                have = true;
-            }
-            attn_one(j, slice, t, kh, kb, vb);
-        }
-    }
 #endif
+    for (int64_t task = ith; task < j->B * nkv; task += nth) attn_one(j, slice, task / nkv, task % nkv);
 }
 
 /* ---- decode profile (fg_session_set_profile) ------------------------------------------ */
@@ -318,7 +358,7 @@ static void forward_chunk(fg_session *s, const int32_t *ids, int64_t B, int64_t 
         if (B > 1)
             for (int64_t t = 0; t < B; t++)
                 for (int64_t kh = 0; kh < hp->n_head_kv; kh++) qkv_finish(s, l, L, pos0, t, kh);
-        attn_job job = {s, l, L, pos0, B, attn_on_amx(s, pos0, B)};
+        attn_job job = {s, l, L, pos0, B, attn_on_amx(s, B)};
         fg_pool_run(s->pool, attn_task, &job);
         prof_mark(&pc, PH_ATTENTION, 0);
         mm(s, &l->wo, s->att, B, s->h, 2, w2);

@@ -105,9 +105,10 @@ size_t fg_attn_scratch_bytes(const fg_hparams *hp, int64_t n_pos);
 /* where the converted keys (then the values) start in a slice used for n_pos positions */
 size_t fg_attn_kv_offset(const fg_hparams *hp, int64_t n_pos);
 bool fg_attn_amx_fits(const fg_hparams *hp);
-/* Batches whose last position lies beyond this take the vector kernels: the converted
- * keys and values cost 8 * head_dim bytes a position per thread (4 MiB per thread at
- * head_dim 128), bounded here instead of growing with the context. */
-#define FG_ATTN_AMX_MAX_POS 4096
+/* The AMX attention converts the cached keys and values in windows of this many
+ * positions (8 * head_dim bytes a position per thread: 512 KiB at head_dim 64, within
+ * L2 while a chunk's tokens pass), with an online softmax across the windows, so the
+ * copies stay this size whatever the context. */
+#define FG_ATTN_AMX_WINDOW 1024
 
 #endif

@@ -90,6 +90,10 @@ size_t fg_session_kv_bytes_per_token(const fg_session *s);
  * (fg_model_weight_spans, read in place: nothing is allocated but the list of ranges),
  * best of `passes` passes: the ceiling decode is compared with. -1 with fg_last_error(). */
 double fg_session_weight_read_rate(fg_session *s, int passes);
+/* Positions per window of the AMX prefill attention (forward.c): FG_ATTN_AMX_WINDOW by
+ * default and at most; tests lower it so that short prompts walk several windows. n <= 0
+ * only reads it. Returns the value before the call. Process-wide. */
+int64_t fg_attn_amx_window(int64_t n);
 
 /* Decode profile: where the time of one-token steps goes. While a profile is set
  * (fg_session_set_profile), every fg_session_eval chunk of one token adds, per phase,

@@ -62,8 +62,8 @@ size_t fg_attn_scratch_bytes(const fg_hparams *hp, int64_t n_pos)
 {
     size_t b = fg_attn_kv_offset(hp, n_pos);
 #if defined(FG_ARCH_X86)
-    if (fg_attn_amx_fits(hp)) { /* keys and values, up to FG_ATTN_AMX_MAX_POS positions */
-        const int64_t n = n_pos < FG_ATTN_AMX_MAX_POS ? n_pos : FG_ATTN_AMX_MAX_POS;
+    if (fg_attn_amx_fits(hp)) { /* keys and values of one window of positions */
+        const int64_t n = n_pos < FG_ATTN_AMX_WINDOW ? n_pos : FG_ATTN_AMX_WINDOW;
         b += 2 * fg_amx_keys_bytes(n, hp->head_dim);
     }
 #endif
