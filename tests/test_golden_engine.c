@@ -3,6 +3,9 @@
  * against the float64 reference of ../shared/golden. */
 #include "golden.h"
 
+#include <math.h>
+#include <stdlib.h>
+
 static void qwen2_tiny_hf(void **st) { (void)st; golden_check(test_model_path("qwen2-tiny-hf"), test_data_path("golden/gold-qwen2-tiny-f32.json"), GOLDEN_F32, true, true, 1e-4); }
 static void qwen2_tiny_gguf(void **st) { (void)st; golden_check(test_model_path("qwen2-tiny-f32.gguf"), test_data_path("golden/gold-qwen2-tiny-f32.json"), GOLDEN_F32, true, true, 1e-4); }
 static void q256_hf_bf16(void **st) { (void)st; golden_check(test_model_path("qwen2-q256-hf-bf16"), test_data_path("golden/gold-qwen2-q256-bf16.json"), GOLDEN_FLOAT, true, false, 0); }
@@ -36,6 +39,49 @@ static void kv_f16_windows(void **st)
     kv_f16(st);
     fg_attn_amx_window(was);
 }
+/* A batch longer than the feed-forward's slices (FG_FFN_ROWS): 300 tokens in one chunk
+ * run the feed-forward as slices of 128, 128 and 44 tokens, 144 as 128 and 16 (on AMX,
+ * the 16 go to the vector kernels: a second BF16 conversion of the weights for 72 + 72
+ * measured slower). Every position's
+ * logits must match the same tokens evaluated one at a time (the F32 model: float
+ * kernels both ways, so only summation order separates them), which fails if a slice
+ * reads or writes another slice's rows. */
+static void ffn_slices(void **st)
+{
+    (void)st;
+    fg_model *m;
+    fg_model_params mp = fg_model_default_params();
+    assert_int_equal(fg_model_load(test_model_path("qwen2-q256-f32.gguf"), &mp, &m), FG_OK);
+    const int64_t V = fg_model_hparams(m)->n_vocab, lens[] = {300, 144};
+    for (int li = 0; li < 2; li++) {
+        const int64_t n = lens[li];
+        fg_session *s;
+        fg_session_params sp = fg_session_default_params();
+        sp.n_ctx = 512;
+        sp.n_batch = (int)n;
+        sp.kv_type = FG_DT_F32; /* keeps the batch's attention off the tiles' BF16 parts */
+        assert_int_equal(fg_session_create(m, &sp, &s), FG_OK);
+        int32_t *ids = malloc(sizeof(int32_t) * (size_t)n);
+        float *all = malloc(sizeof(float) * (size_t)(n * V)), *one = malloc(sizeof(float) * (size_t)V);
+        assert_true(ids && all && one);
+        for (int64_t i = 0; i < n; i++) ids[i] = (int32_t)((i * 7919 + 13) % V);
+        assert_int_equal(fg_session_eval(s, ids, n, FG_LOGITS_ALL, all), FG_OK);
+        fg_session_truncate(s, 0);
+        double md = 0;
+        for (int64_t i = 0; i < n; i++) {
+            assert_int_equal(fg_session_eval(s, ids + i, 1, FG_LOGITS_LAST, one), FG_OK);
+            for (int64_t v = 0; v < V; v++) md = fmax(md, fabs((double)one[v] - all[i * V + v]));
+        }
+        print_message("%lld tokens in one batch against one at a time: max |d| %.2e\n", (long long)n, md);
+        if (md > 1e-4) fail_msg("%lld tokens: one batch differs from one at a time by %.2e", (long long)n, md);
+        free(ids);
+        free(all);
+        free(one);
+        fg_session_free(s);
+    }
+    fg_model_free(m);
+}
+
 /* Q8_0 K/V (8-bit, like Q8_0 weights) must cost far less than Q8_0 weights do: llama.cpp's
  * Q8_0 file of this model deviates 0.3-0.6 from the reference (gold-qwen2-q256-q8_0.json),
  * so B = 0.2 here; the logits are ~50 in magnitude. */
@@ -56,7 +102,7 @@ int main(void)
         cmocka_unit_test(llama_tiny_hf),  cmocka_unit_test(llama_tiny_gguf), cmocka_unit_test(qwen3_tiny_hf),
         cmocka_unit_test(qwen3_tiny_gguf), cmocka_unit_test(q256_f32),      cmocka_unit_test(q256_f16),
         cmocka_unit_test(q256_bf16),      cmocka_unit_test(q256_hf),         cmocka_unit_test(kv_f16),
-        cmocka_unit_test(kv_f16_windows), cmocka_unit_test(kv_q8_0),
+        cmocka_unit_test(kv_f16_windows), cmocka_unit_test(kv_q8_0),         cmocka_unit_test(ffn_slices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
