@@ -536,8 +536,8 @@ AVX512 static INLINE __m512 exp16(float *x, __m512 mx, __m512 sum, __mmask16 m)
     return _mm512_mask_add_ps(sum, m, sum, e);
 }
 
-/* expsum_avx2 in 16 lanes (two vectors of exponentials in flight), the last partial
- * vector masked */
+/* max_avx2, expsum_avx2 (two vectors of exponentials in flight) and scale_avx2 in 16
+ * lanes, the last partial vector masked */
 AVX512 static float max_avx512(const float *x, int64_t n)
 {
     const __mmask16 tail = (__mmask16)((1u << (n % 16)) - 1);
