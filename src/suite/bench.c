@@ -266,6 +266,15 @@ fg_status fg_bench_run(const fg_bench_params *p, fg_bench_result *r)
     sp.n_threads = n_threads;
     if (p->n_batch > 0) sp.n_batch = p->n_batch;
     if ((st = fg_session_create(m, &sp, &s))) goto done;
+    /* The weights a token reads, read once before anything is timed: the mapping is
+     * lazy, so a file that is not (or no longer) in the page cache would otherwise come
+     * from the disk inside the first prefill. peer.sh's one-repetition rounds showed it:
+     * the first round of each model ran at 0.4-0.5x the others' prefill (1.5B Q8_0: 61.9
+     * against 151.0 tok/s, first token 6.3 s against 2.6). This read is loading. */
+    if (fg_session_weight_read_rate(s, 1) < 0) {
+        st = fg_error(FG_ERR_NOMEM, "bench: %s", fg_last_error());
+        goto done;
+    }
     r->load_s = now_s() - t0;
 
     snprintf(r->arch, sizeof r->arch, "%s", fg_arch_name(hp->arch));

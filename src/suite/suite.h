@@ -2,7 +2,8 @@
  * harness behind `frugal suite` (many models, each in a fresh child process that runs
  * `frugal bench --json`, sampled from outside), with the reports and charts.
  *
- * The bench measures, for one model: load time, prefill tok/s of a prompt, decode tok/s
+ * The bench measures, for one model: load time (opening, binding, the session and one
+ * read of the weights, so no timed step waits for the disk), prefill tok/s of a prompt, decode tok/s
  * of greedy generation and the time to first token (each repeated, median with min/max),
  * the rate at which the machine streams the weights and the decode ceiling it implies
  * (the read bandwidth for these bytes), and memory: peak RSS
