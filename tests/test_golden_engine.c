@@ -42,10 +42,9 @@ static void kv_f16_windows(void **st)
 /* A batch longer than the feed-forward's slices (FG_FFN_ROWS): 300 tokens in one chunk
  * run the feed-forward as slices of 128, 128 and 44 tokens, 144 as 128 and 16 (on AMX,
  * the 16 go to the vector kernels: a second BF16 conversion of the weights for 72 + 72
- * measured slower). Every position's
- * logits must match the same tokens evaluated one at a time (the F32 model: float
- * kernels both ways, so only summation order separates them), which fails if a slice
- * reads or writes another slice's rows. */
+ * measured slower). Every position's logits must match the same tokens evaluated one at
+ * a time (the F32 model and cache: float kernels both ways; they measured identical),
+ * which fails if a slice reads or writes another slice's rows. */
 static void ffn_slices(void **st)
 {
     (void)st;

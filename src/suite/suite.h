@@ -3,11 +3,11 @@
  * `frugal bench --json`, sampled from outside), with the reports and charts.
  *
  * The bench measures, for one model: load time (opening, binding, the session and one
- * read of the weights, so no timed step waits for the disk), prefill tok/s of a prompt, decode tok/s
- * of greedy generation and the time to first token (each repeated, median with min/max),
- * the rate at which the machine streams the weights and the decode ceiling it implies
- * (the read bandwidth for these bytes), and memory: peak RSS
- * (VmHWM), KV committed, the breakdown, the overhead over file + KV.
+ * read of the weights, so no timed step waits for the disk), prefill tok/s of a prompt,
+ * decode tok/s of greedy generation and the time to first token (each repeated, median
+ * with min/max), the rate at which the machine streams the weights and the decode
+ * ceiling it implies (the read bandwidth for these bytes), and memory: peak RSS (VmHWM),
+ * KV committed, the breakdown, the overhead over file + KV.
  *
  * The harness: for each entry of a suite it takes a baseline of the system's memory,
  * plans the entry against the limit (when one is given), forks and execs the frugal
